@@ -1,0 +1,296 @@
+"""The `kgtwin` command: parses arguments, calls the library, prints. Errors become one line and an exit code."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from kgtwin.config import ENGINES_LOCAL, Settings
+from kgtwin.errors import ConfigError, KgtwinError
+from kgtwin.model.schema import INDEXES
+from kgtwin.store import GraphStore, Row, local, open_store
+from kgtwin.store.queries import catalogue, named
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    help="kgtwin: a twin knowledge graph for buildings.",
+)
+db_app = typer.Typer(no_args_is_help=True, help="Run the local graph engines (embedded FalkorDB, local Neo4j).")
+query_app = typer.Typer(no_args_is_help=True, help="The named Cypher queries in queries/.")
+app.add_typer(db_app, name="db")
+app.add_typer(query_app, name="query")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+T = TypeVar("T")
+
+
+class Engine(StrEnum):
+    falkordb = "falkordb"
+    neo4j = "neo4j"
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    return ctx.ensure_object(dict)["settings"]  # type: ignore[no-any-return]
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    graph: Annotated[
+        str | None,
+        typer.Option(help="Graph to use (KGTWIN_GRAPH): embedded, local-neo4j, bolt://…, neo4j://…, falkordb://…"),
+    ] = None,
+    data: Annotated[Path | None, typer.Option(help="Data directory of the local engines (KGTWIN_DATA).")] = None,
+) -> None:
+    settings = Settings.from_env().with_overrides(graph=graph, data_dir=data)
+    ctx.ensure_object(dict)["settings"] = settings
+
+
+def run_with_store(settings: Settings, work: Callable[[GraphStore], Awaitable[T]]) -> T:
+    async def go() -> T:
+        store = await open_store(settings, report=lambda line: err.print(line, style="dim"))
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def parse_params(pairs: list[str]) -> dict[str, Any]:
+    """`-p name=value`: the value is read as JSON when it parses (numbers, lists, null), else as text."""
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name.isidentifier():
+            raise ConfigError(f"parameter {pair!r} is not name=value")
+        try:
+            params[name] = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            params[name] = raw
+    return params
+
+
+def print_rows(rows: list[Row], fmt: Format) -> None:
+    if fmt is Format.json:
+        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    columns = list(rows[0]) if rows else []
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    if fmt is Format.csv:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        writer.writerows(cells)
+        sys.stdout.write(buffer.getvalue())
+        return
+    table = Table(*columns, show_lines=False)
+    for line in cells:
+        table.add_row(*(Text(cell) for cell in line))  # values are data, never markup
+    out.print(table)
+    out.print(f"{len(rows)} row{'s' if len(rows) != 1 else ''}", style="dim")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
+def _engine_of(settings: Settings, engine: Engine | None) -> str:
+    if engine is not None:
+        return engine.value
+    return ENGINES_LOCAL.get(settings.graph, "falkordb")
+
+
+# --- db ---------------------------------------------------------------------------------------
+
+
+@db_app.command("start")
+def db_start(
+    ctx: typer.Context,
+    engine: Annotated[
+        Engine | None, typer.Option(help="falkordb (embedded, default) or neo4j (needs a JDK 17+ and Maven).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Loopback port to serve on (KGTWIN_DB_PORT); 0 picks a free one.")
+    ] = None,
+) -> None:
+    """Start a local engine that stays up until `kgtwin db stop`."""
+    settings = settings_of(ctx).with_overrides(db_port=port)
+    name = _engine_of(settings, engine)
+    info, _ = local.start(settings, name, persistent=True, report=lambda line: err.print(line, style="dim"))
+    use = "local-neo4j" if name == "neo4j" else "embedded"
+    out.print(f"{name} is running at {info.address} (loopback only), supervisor pid {info.supervisor_pid}")
+    user = "user neo4j, " if name == "neo4j" else ""
+    out.print(f"  {user}password in {info.password_file}")
+    out.print(f"  kgtwin uses it with KGTWIN_GRAPH={use}; stop it with `kgtwin db stop --engine {name}`")
+
+
+@db_app.command("stop")
+def db_stop(ctx: typer.Context, engine: Annotated[Engine | None, typer.Option()] = None) -> None:
+    """Stop a local engine cleanly (its data stays in the data directory)."""
+    settings = settings_of(ctx)
+    name = _engine_of(settings, engine)
+    if local.stop(settings, name):
+        out.print(f"{name} stopped")
+    else:
+        out.print(f"{name} was not running")
+
+
+@db_app.command("status")
+def db_status(ctx: typer.Context, engine: Annotated[Engine | None, typer.Option()] = None) -> None:
+    """Say whether a local engine runs, where, and who started it. Exit code 1 when it is down."""
+    settings = settings_of(ctx)
+    name = _engine_of(settings, engine)
+    info = local.status(settings, name)
+    if info is None:
+        out.print(f"{name} is not running (data in {settings.data_dir.resolve() / name})")
+        raise typer.Exit(1)
+    mode = "until `kgtwin db stop`" if info.persistent else "while kgtwin processes use it"
+    out.print(
+        f"{name} is running at {info.address}, supervisor pid {info.supervisor_pid}, "
+        f"server pid {info.server_pid}, {mode}"
+    )
+
+
+@db_app.command("init")
+def db_init(ctx: typer.Context) -> None:
+    """Create the indexes and uniqueness constraints of the graph model (safe to repeat)."""
+    settings = settings_of(ctx)
+
+    async def work(store: GraphStore) -> None:
+        await store.ensure_schema(INDEXES)
+
+    run_with_store(settings, work)
+    out.print(f"schema ready: {len(INDEXES)} indexes ({sum(i.unique for i in INDEXES)} unique)")
+
+
+# --- cypher and named queries -----------------------------------------------------------------
+
+
+@app.command("cypher")
+def cypher(
+    ctx: typer.Context,
+    statement: Annotated[str, typer.Argument(help="A Cypher statement; '-' reads it from standard input.")],
+    param: Annotated[
+        list[str], typer.Option("--param", "-p", help="name=value (JSON values allowed); repeatable.")
+    ] = [],  # noqa: B006
+    write: Annotated[bool, typer.Option("--write", help="Allow the statement to change the graph.")] = False,
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+) -> None:
+    """Run Cypher against the graph. Read-only unless --write: the engine itself refuses writes."""
+    text = sys.stdin.read() if statement == "-" else statement
+    params = parse_params(param)
+    rows = run_with_store(settings_of(ctx), lambda store: store.run(text, params, write=write))
+    print_rows(rows, fmt)
+
+
+@query_app.command("list")
+def query_list(fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table) -> None:
+    """List the named queries with their parameters and purpose."""
+    rows = [
+        {"name": q.name, "mode": q.mode, "params": ", ".join(q.example_params), "purpose": q.purpose}
+        for q in catalogue().values()
+    ]
+    print_rows(rows, fmt)
+
+
+@query_app.command("run")
+def query_run(
+    ctx: typer.Context,
+    name: str,
+    param: Annotated[list[str], typer.Option("--param", "-p")] = [],  # noqa: B006
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+) -> None:
+    """Run a named query; every parameter in its header must be given (null is a value)."""
+    query = named(name)
+    params = parse_params(param)
+    missing = [p for p in query.example_params if p not in params]
+    if missing:
+        raise ConfigError(f"query {name} needs -p {' -p '.join(f'{m}=…' for m in missing)}")
+    rows = run_with_store(settings_of(ctx), lambda store: store.execute(name, params))
+    print_rows(rows, fmt)
+
+
+# --- demo -------------------------------------------------------------------------------------
+
+
+@app.command("demo")
+def demo(ctx: typer.Context) -> None:
+    """Start the embedded engine, set up the schema, and show the graph answering."""
+    settings = settings_of(ctx).with_overrides(graph="embedded")
+
+    async def work(store: GraphStore) -> list[Row]:
+        await store.ensure_schema(INDEXES)
+        await store.execute("store/ping")
+        return await store.execute("store/label_counts", {"model": None})
+
+    info, _ = local.start(settings, "falkordb", persistent=True, report=lambda line: err.print(line, style="dim"))
+    rows = run_with_store(settings, work)
+    out.print(f"The embedded graph engine is up at {info.address} with the kgtwin schema.")
+    print_rows(rows, Format.table)
+    out.print("Try:  kgtwin cypher 'MATCH (n) RETURN labels(n) AS label, count(*) AS n'")
+    out.print("      kgtwin query list")
+    out.print("Stop: kgtwin db stop")
+
+
+def quiet_driver_logs() -> None:
+    # The Neo4j driver logs each failed connection attempt itself; the CLI reports the outcome
+    # once, as its own one-line error, so the driver's copies would only repeat it.
+    driver_log = logging.getLogger("neo4j")
+    driver_log.addHandler(logging.NullHandler())
+    driver_log.propagate = False
+
+
+def run() -> None:
+    """Entry point: user errors print one line on stderr and exit non-zero, never a traceback."""
+    quiet_driver_logs()
+    try:
+        code = app(standalone_mode=False)
+    except KgtwinError as exc:
+        err.print(f"error: {exc}", style="red", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and the like
+        from click.exceptions import ClickException
+
+        if isinstance(exc, ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    run()

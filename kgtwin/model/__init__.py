@@ -1,0 +1,1 @@
+"""The graph model: labels, keys and the ontology alignment that loaders and exporters share."""

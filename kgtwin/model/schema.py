@@ -1,0 +1,37 @@
+"""Indexes and uniqueness on the ids the graph model uses.
+
+Every node kgtwin writes carries `uid`, unique per label across the whole graph, and `model`,
+the id of the model it belongs to (several models share one graph). Element-like nodes also
+carry their IFC `globalId`, unique within a model.
+"""
+
+from kgtwin.store.base import IndexSpec
+
+KEYED_LABELS = (
+    "Model",
+    "Project",
+    "Site",
+    "Building",
+    "Storey",
+    "Space",
+    "Zone",
+    "Element",
+    "ElementType",
+    "Point",
+    "Equipment",
+    "ObservationBucket",
+    "WorkSchedule",
+    "Activity",
+    "Anomaly",
+    "Event",
+)
+
+INDEXES: tuple[IndexSpec, ...] = (
+    *(IndexSpec(label, "uid", unique=True) for label in KEYED_LABELS),
+    *(IndexSpec(label, "model") for label in ("Element", "Space", "Storey", "Point", "Activity", "Anomaly")),
+    IndexSpec("Element", "globalId"),
+    IndexSpec("Element", "ifcClass"),
+    IndexSpec("Element", "status"),
+    IndexSpec("Point", "brickClass"),
+    IndexSpec("Anomaly", "state"),
+)

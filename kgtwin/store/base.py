@@ -1,0 +1,84 @@
+"""The one interface every graph engine implements: run Cypher, explain it, set up the schema."""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kgtwin.store.queries import named
+
+Row = dict[str, Any]
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """An index on one property of one label; `unique` makes it a uniqueness constraint."""
+
+    label: str
+    prop: str
+    unique: bool = False
+
+    def __post_init__(self) -> None:
+        # DDL cannot take parameters, so the names are checked before they go into a statement.
+        for part in (self.label, self.prop):
+            if not _IDENTIFIER.match(part):
+                raise ValueError(f"index spec {part!r} is not a plain identifier")
+
+
+class GraphStore(ABC):
+    """An open connection to one graph: both engines answer the same Cypher with plain rows."""
+
+    engine: str = ""
+
+    def __init__(self, description: str) -> None:
+        self.description = description  # where it is, never with a password
+        self._on_close: list[Callable[[], None]] = []
+
+    @abstractmethod
+    async def run(self, statement: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> list[Row]:
+        """Run one statement; a read (write=False) is refused by the engine if it tries to write."""
+
+    @abstractmethod
+    async def explain(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
+        """Compile a statement without running it; raise QueryError if the engine rejects it."""
+
+    @abstractmethod
+    async def ensure_schema(self, indexes: Sequence[IndexSpec]) -> None:
+        """Create the indexes and uniqueness constraints that are missing; safe to repeat."""
+
+    @abstractmethod
+    async def _close_connection(self) -> None: ...
+
+    async def execute(self, name: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """Run a named query from queries/, in the mode its header declares."""
+        query = named(name)
+        return await self.run(query.text, params or {}, write=query.writes)
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        self._on_close.append(callback)
+
+    async def close(self) -> None:
+        try:
+            await self._close_connection()
+        finally:
+            while self._on_close:
+                self._on_close.pop()()
+
+    async def __aenter__(self) -> GraphStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def plain_node(labels: Sequence[str], properties: Mapping[str, Any]) -> Row:
+    """Nodes come back as maps on both engines, labels under `_labels`."""
+    return {"_labels": sorted(labels), **properties}
+
+
+def plain_relationship(rel_type: str, properties: Mapping[str, Any]) -> Row:
+    return {"_type": rel_type, **properties}

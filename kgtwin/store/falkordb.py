@@ -1,0 +1,172 @@
+"""FalkorDB through its official async client, embedded (kgtwin's own server) or external."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import redis.exceptions as redis_errors
+from falkordb.asyncio import FalkorDB
+from falkordb.edge import Edge
+from falkordb.node import Node
+from falkordb.path import Path as GraphPath
+
+from kgtwin.errors import AuthenticationFailed, EngineUnavailable, QueryError, ReadOnlyViolation
+from kgtwin.store.base import GraphStore, IndexSpec, Row, plain_node, plain_relationship
+
+# A restarted server (the supervisor restarts a killed one) takes a moment to load its
+# append-only file; statements are retried across that gap. kgtwin's writes are idempotent
+# (MERGE on ids, de-duplicated observations), so a retried write cannot double-apply.
+RECONNECT_SECONDS = 20.0
+
+
+class FalkorStore(GraphStore):
+    engine = "falkordb"
+
+    def __init__(self, host: str, port: int, password: str | None, graph: str, timeout_ms: int) -> None:
+        super().__init__(f"falkordb://{host}:{port}/{graph}")
+        self._db = FalkorDB(host=host, port=port, password=password, socket_connect_timeout=5)
+        self._graph_name = graph
+        self._graph = self._db.select_graph(graph)
+        self._timeout_ms = timeout_ms
+
+    @classmethod
+    async def connect(
+        cls, host: str, port: int, password: str | None, graph: str, timeout_ms: int = 60_000
+    ) -> FalkorStore:
+        try:
+            # The client's constructor already talks to the server (it asks whether it is a cluster).
+            store = cls(host, port, password, graph, timeout_ms)
+        except redis_errors.AuthenticationError as exc:
+            raise AuthenticationFailed(
+                f"FalkorDB at {host}:{port} refused the password; check KGTWIN_GRAPH or KGTWIN_FALKORDB_PASSWORD"
+            ) from exc
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
+            raise EngineUnavailable(f"cannot reach FalkorDB at {host}:{port}: {_reason(exc)}") from exc
+        except redis_errors.ResponseError as exc:
+            raise _refused(host, port, exc) from exc
+        try:
+            await store._db.connection.ping()
+            # A read on a graph that does not exist yet fails ("empty key"); a first
+            # statement in write mode creates it, so reads on a new graph just find nothing.
+            await store._graph.query("RETURN 1")
+        except redis_errors.AuthenticationError as exc:
+            await store._close_connection()
+            raise AuthenticationFailed(
+                f"FalkorDB at {host}:{port} refused the password; check KGTWIN_GRAPH or KGTWIN_FALKORDB_PASSWORD"
+            ) from exc
+        except redis_errors.ResponseError as exc:
+            await store._close_connection()
+            raise _refused(host, port, exc) from exc
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
+            await store._close_connection()
+            raise EngineUnavailable(f"cannot reach FalkorDB at {host}:{port}: {_reason(exc)}") from exc
+        return store
+
+    async def run(self, statement: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> list[Row]:
+        call = self._graph.query if write else self._graph.ro_query
+        result = await self._retrying(lambda: call(statement, dict(params or {}), timeout=self._timeout_ms))
+        columns = [column[1] for column in result.header]
+        return [{c: _plain(v) for c, v in zip(columns, row, strict=True)} for row in result.result_set]
+
+    async def explain(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
+        await self._retrying(lambda: self._graph.explain(statement, dict(params or {})))
+
+    async def ensure_schema(self, indexes: Sequence[IndexSpec]) -> None:
+        existing = {(r["label"], p) for r in await self._indexes() for p in r["properties"]}
+        for spec in indexes:
+            if (spec.label, spec.prop) not in existing:
+                await self.run(f"CREATE INDEX FOR (n:{spec.label}) ON (n.{spec.prop})", write=True)
+        constraints = {(r["label"], tuple(r["properties"])) for r in await self._constraints()}
+        pending = []
+        for spec in indexes:
+            if spec.unique and (spec.label, (spec.prop,)) not in constraints:
+                await self._retrying(
+                    lambda s=spec: self._db.connection.execute_command(
+                        "GRAPH.CONSTRAINT",
+                        "CREATE",
+                        self._graph_name,
+                        "UNIQUE",
+                        "NODE",
+                        s.label,
+                        "PROPERTIES",
+                        1,
+                        s.prop,
+                    )
+                )
+                pending.append(spec)
+        # FalkorDB builds constraints in the background; callers expect them to hold on return.
+        for _ in range(600):
+            states = {(r["label"], tuple(r["properties"])): r["status"] for r in await self._constraints()}
+            failed = [s for s in pending if states.get((s.label, (s.prop,))) == "FAILED"]
+            if failed:
+                s = failed[0]
+                raise QueryError(f"uniqueness on :{s.label}({s.prop}) cannot hold: the graph has duplicates")
+            if all(states.get((s.label, (s.prop,))) == "OPERATIONAL" for s in pending):
+                return
+            await asyncio.sleep(0.05)
+        raise QueryError("FalkorDB did not finish building its uniqueness constraints within 30 s")
+
+    async def _indexes(self) -> list[Row]:
+        return await self.run("CALL db.indexes() YIELD label, properties RETURN label, properties")
+
+    async def _constraints(self) -> list[Row]:
+        return await self.run(
+            "CALL db.constraints() YIELD type, label, properties, status "
+            "WHERE type = 'UNIQUE' RETURN label, properties, status"
+        )
+
+    async def _retrying(self, call):  # type: ignore[no-untyped-def]
+        deadline = asyncio.get_running_loop().time() + RECONNECT_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                return await call()
+            except redis_errors.ResponseError as exc:
+                message = str(exc)
+                if "read-only queries" in message:
+                    raise ReadOnlyViolation(
+                        "this session is read-only: the statement writes to the graph (use --write, "
+                        "or the admin role, to change the graph)"
+                    ) from exc
+                if "LOADING" not in message:
+                    raise QueryError(f"FalkorDB rejected the statement: {message}") from exc
+            except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise EngineUnavailable(f"lost FalkorDB at {self.description}: {_reason(exc)}") from exc
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    async def _close_connection(self) -> None:
+        await self._db.connection.aclose()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Node):
+        return plain_node(value.labels or [], value.properties)
+    if isinstance(value, Edge):
+        return plain_relationship(value.relation, value.properties)
+    if isinstance(value, GraphPath):
+        return {
+            "nodes": [_plain(n) for n in value.nodes()],
+            "relationships": [_plain(e) for e in value.edges()],
+        }
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _refused(host: str, port: int, exc: redis_errors.ResponseError) -> Exception:
+    if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc) or "invalid password" in str(exc):
+        return AuthenticationFailed(
+            f"FalkorDB at {host}:{port} refused the connection without the right password; set it in "
+            "KGTWIN_GRAPH (falkordb://:PASSWORD@host:port/graph) or KGTWIN_FALKORDB_PASSWORD"
+        )
+    return EngineUnavailable(f"FalkorDB at {host}:{port} answered: {exc}")
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -1,0 +1,81 @@
+"""The named Cypher statements in queries/: loaded by name, so analysts read exactly what kgtwin runs.
+
+Each file starts with a header of `// key: value` lines:
+
+    // name: store/node_counts          (must match the file's path under queries/)
+    // mode: read | write
+    // params: {"model": "demo"}        (JSON: every parameter with an example value)
+    // purpose: one line on what it answers
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from kgtwin.errors import ConfigError, UnknownQuery
+
+QUERIES_DIR = Path(os.environ.get("KGTWIN_QUERIES", Path(__file__).resolve().parents[2] / "queries"))
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    text: str
+    mode: str  # "read" or "write"
+    purpose: str
+    example_params: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def writes(self) -> bool:
+        return self.mode == "write"
+
+
+def parse_query_file(path: Path, root: Path) -> Query:
+    name = path.relative_to(root).with_suffix("").as_posix()
+    header: dict[str, str] = {}
+    body: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if not body and stripped.startswith("//"):
+            key, sep, value = stripped[2:].partition(":")
+            if sep:
+                header[key.strip()] = value.strip()
+            continue
+        if stripped or body:
+            body.append(line)
+    where = f"{path}"
+    if header.get("name") != name:
+        raise ConfigError(f"{where}: header 'name: {header.get('name')}' must be '{name}'")
+    mode = header.get("mode", "")
+    if mode not in ("read", "write"):
+        raise ConfigError(f"{where}: header 'mode:' must be read or write, not {mode!r}")
+    if not header.get("purpose"):
+        raise ConfigError(f"{where}: header 'purpose:' is missing")
+    try:
+        params = json.loads(header.get("params", "{}"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{where}: header 'params:' is not JSON ({exc.msg})") from exc
+    text = "\n".join(body).strip()
+    if not text:
+        raise ConfigError(f"{where}: no statement after the header")
+    return Query(name=name, text=text, mode=mode, purpose=header["purpose"], example_params=params)
+
+
+@cache
+def catalogue(root: Path = QUERIES_DIR) -> dict[str, Query]:
+    """Every named query, by name."""
+    if not root.is_dir():
+        raise ConfigError(f"the queries folder {root} is missing; set KGTWIN_QUERIES to it")
+    found = (parse_query_file(p, root) for p in sorted(root.rglob("*.cypher")))
+    return {q.name: q for q in found}
+
+
+def named(name: str) -> Query:
+    try:
+        return catalogue()[name]
+    except KeyError:
+        raise UnknownQuery(f"no query named {name!r}; `kgtwin query list` shows them") from None

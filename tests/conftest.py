@@ -1,0 +1,95 @@
+"""Real engines for the whole session: the embedded FalkorDB and a local Neo4j 5, both started the
+way `kgtwin db start` starts them, each test getting an empty graph."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from kgtwin.config import Settings
+from kgtwin.store import GraphStore, local, open_store
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+ENGINES = ["falkordb", "neo4j"]
+SKIP_NEO4J = os.environ.get("KGTWIN_SKIP_NEO4J") == "1"
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("kgtwin-data")
+
+
+def engine_settings(engine: str, data_dir: Path) -> Settings:
+    return Settings(graph="embedded" if engine == "falkordb" else "local-neo4j", data_dir=data_dir)
+
+
+def require_engine(engine: str) -> None:
+    if engine == "neo4j" and SKIP_NEO4J:
+        pytest.skip("KGTWIN_SKIP_NEO4J=1: this run was told not to start Neo4j, so Neo4j tests are skipped")
+
+
+@pytest.fixture(scope="session")
+async def falkordb_store(data_dir: Path) -> AsyncIterator[GraphStore]:
+    store = await open_store(engine_settings("falkordb", data_dir))
+    yield store
+    await store.close()
+
+
+@pytest.fixture(scope="session")
+async def neo4j_store(data_dir: Path) -> AsyncIterator[GraphStore]:
+    require_engine("neo4j")
+    store = await open_store(engine_settings("neo4j", data_dir))
+    yield store
+    await store.close()
+
+
+async def wipe(store: GraphStore) -> None:
+    await store.run("MATCH (n) DETACH DELETE n", write=True)
+
+
+@pytest.fixture(params=ENGINES)
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[GraphStore]:
+    """The same test on both engines, each on an empty graph."""
+    require_engine(request.param)
+    engine_store: GraphStore = request.getfixturevalue(f"{request.param}_store")
+    await wipe(engine_store)
+    yield engine_store
+
+
+@pytest.fixture
+def fresh_data(tmp_path: Path) -> Iterator[Path]:
+    """A data directory of its own, for tests that kill or stop engines; nothing outlives the test."""
+    yield tmp_path
+    for engine in ENGINES:
+        with contextlib.suppress(Exception):  # the test may have left it half-dead on purpose
+            local.stop(Settings(data_dir=tmp_path), engine)
+
+
+def run_cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    data_dir: Path | None = None,
+    stdin: str | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `kgtwin` command in a child process."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("KGTWIN_")}
+    if data_dir is not None:
+        full_env["KGTWIN_DATA"] = str(data_dir)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "kgtwin.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=REPO,
+        timeout=timeout,
+    )

@@ -1,0 +1,128 @@
+"""The `kgtwin` command as a user runs it: analysts' Cypher, named queries, and bad configuration
+answered by one clear line and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from kgtwin.store import GraphStore, local
+from tests.conftest import engine_settings, require_engine, run_cli
+
+GRAPH_OF = {"falkordb": "embedded", "neo4j": "local-neo4j"}
+
+
+def assert_one_line_error(result, code: int | None = None, *, says: str) -> None:  # type: ignore[no-untyped-def]
+    assert result.returncode != 0, result.stdout
+    if code is not None:
+        assert result.returncode == code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert lines[0].startswith("error: ") and says in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("engine", ["falkordb", "neo4j"])
+def test_cypher_is_read_only_unless_write_is_given(engine: str, data_dir: Path, request: pytest.FixtureRequest) -> None:
+    require_engine(engine)
+    request.getfixturevalue(f"{engine}_store")  # the session's engine, shared with this CLI process
+    env = {"KGTWIN_GRAPH": GRAPH_OF[engine]}
+    refused = run_cli("cypher", "CREATE (n:CliProbe {uid: 'x'}) RETURN n.uid AS uid", env=env, data_dir=data_dir)
+    assert_one_line_error(refused, 4, says="read-only")
+    assert json.loads(
+        run_cli("cypher", "-f", "json", "MATCH (n:CliProbe) RETURN count(n) AS c", env=env, data_dir=data_dir).stdout
+    ) == [{"c": 0}]
+    written = run_cli(
+        "cypher",
+        "--write",
+        "-f",
+        "json",
+        "-p",
+        "uid=x y",
+        "-p",
+        "n=[1, 2]",
+        "CREATE (n:CliProbe {uid: $uid, n: $n}) RETURN n.uid AS uid, n.n AS n",
+        env=env,
+        data_dir=data_dir,
+    )
+    assert written.returncode == 0, written.stderr
+    assert json.loads(written.stdout) == [{"uid": "x y", "n": [1, 2]}]
+    as_csv = run_cli("cypher", "-f", "csv", "MATCH (n:CliProbe) RETURN n.uid AS uid", env=env, data_dir=data_dir)
+    assert list(csv.reader(io.StringIO(as_csv.stdout))) == [["uid"], ["x y"]]
+    as_table = run_cli("cypher", "MATCH (n:CliProbe) RETURN n.uid AS uid", env=env, data_dir=data_dir)
+    assert "x y" in as_table.stdout and "1 row" in as_table.stdout
+    run_cli("cypher", "--write", "MATCH (n:CliProbe) DELETE n", env=env, data_dir=data_dir)
+
+
+def test_named_queries_are_listed_and_run_with_their_parameters(falkordb_store: GraphStore, data_dir: Path) -> None:
+    listed = run_cli("query", "list", "-f", "json", data_dir=data_dir)
+    names = {q["name"] for q in json.loads(listed.stdout)}
+    assert {"store/ping", "store/label_counts", "store/node_by_uid"} <= names
+    assert json.loads(run_cli("query", "run", "store/ping", "-f", "json", data_dir=data_dir).stdout) == [{"ok": 1}]
+    assert_one_line_error(run_cli("query", "run", "store/node_by_uid", data_dir=data_dir), 2, says="needs -p uid=")
+    assert_one_line_error(run_cli("query", "run", "store/nope", data_dir=data_dir), 2, says="no query named")
+
+
+def test_an_unknown_engine_scheme_is_named(tmp_path: Path) -> None:
+    result = run_cli("cypher", "RETURN 1", env={"KGTWIN_GRAPH": "mongodb://127.0.0.1/x"}, data_dir=tmp_path)
+    assert_one_line_error(result, 2, says="unknown engine 'mongodb'")
+
+
+def test_a_wrong_falkordb_password_is_refused(falkordb_store: GraphStore, data_dir: Path) -> None:
+    port = local.read_state(data_dir.resolve() / "falkordb")["port"]  # type: ignore[index]
+    result = run_cli("cypher", "RETURN 1", env={"KGTWIN_GRAPH": f"falkordb://:wrong@127.0.0.1:{port}/g"})
+    assert_one_line_error(result, 3, says="refused the password")
+
+
+def test_a_wrong_neo4j_password_is_refused(neo4j_store: GraphStore, data_dir: Path) -> None:
+    port = local.read_state(data_dir.resolve() / "neo4j")["port"]  # type: ignore[index]
+    env = {"KGTWIN_GRAPH": f"bolt://127.0.0.1:{port}", "KGTWIN_NEO4J_PASSWORD": "not-the-password"}
+    assert_one_line_error(run_cli("cypher", "RETURN 1", env=env), 3, says="refused user 'neo4j'")
+
+
+@pytest.mark.parametrize("graph", ["bolt://127.0.0.1:1", "neo4j://127.0.0.1:1", "falkordb://127.0.0.1:1/g"])
+def test_an_unreachable_engine_is_named(graph: str) -> None:
+    assert_one_line_error(run_cli("cypher", "RETURN 1", env={"KGTWIN_GRAPH": graph}), 3, says="cannot reach")
+
+
+def test_a_data_directory_that_cannot_be_written_is_named(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = run_cli("db", "start", data_dir=blocker / "data")
+    assert_one_line_error(result, 2, says="is not writable")
+
+
+def test_a_port_already_taken_is_named(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("db", "start", "--port", str(port), data_dir=tmp_path)
+    assert_one_line_error(result, 3, says=f"port {port} on 127.0.0.1 is already in use")
+    assert local.status(engine_settings("falkordb", tmp_path), "falkordb") is None
+
+
+def test_the_neo4j_engine_without_a_jdk_says_what_to_install(tmp_path: Path) -> None:
+    result = run_cli(
+        "db", "start", "--engine", "neo4j", env={"PATH": str(tmp_path), "JAVA_HOME": ""}, data_dir=tmp_path
+    )
+    assert_one_line_error(result, 3, says="needs a JDK 17 or newer")
+
+
+def test_db_start_status_and_stop_manage_a_persistent_server(tmp_path: Path) -> None:
+    started = run_cli("db", "start", data_dir=tmp_path)
+    assert started.returncode == 0, started.stderr
+    assert "falkordb is running at falkordb://127.0.0.1:" in started.stdout
+    assert run_cli("cypher", "--write", "CREATE (:Element {uid: 'kept'})", data_dir=tmp_path).returncode == 0
+    assert "until `kgtwin db stop`" in run_cli("db", "status", data_dir=tmp_path).stdout
+    assert "stopped" in run_cli("db", "stop", data_dir=tmp_path).stdout
+    down = run_cli("db", "status", data_dir=tmp_path)
+    assert down.returncode == 1 and "not running" in down.stdout
+    # The data outlives the server.
+    again = run_cli("cypher", "-f", "json", "MATCH (n:Element) RETURN n.uid AS uid", data_dir=tmp_path)
+    assert json.loads(again.stdout) == [{"uid": "kept"}]
