@@ -55,10 +55,15 @@ async def wipe(store: GraphStore) -> None:
 
 
 @pytest.fixture(params=ENGINES)
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[GraphStore]:
-    """The same test on both engines, each on an empty graph."""
+def engine_store(request: pytest.FixtureRequest) -> GraphStore:
+    # A plain fixture: the session's async engine fixtures are set up outside the running loop.
     require_engine(request.param)
-    engine_store: GraphStore = request.getfixturevalue(f"{request.param}_store")
+    return request.getfixturevalue(f"{request.param}_store")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def store(engine_store: GraphStore) -> AsyncIterator[GraphStore]:
+    """The same test on both engines, each on an empty graph."""
     await wipe(engine_store)
     yield engine_store
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,14 @@ class IndexSpec:
                 raise ValueError(f"index spec {part!r} is not a plain identifier")
 
 
+class Transaction(ABC):
+    """Statements that take effect together or not at all."""
+
+    @abstractmethod
+    async def run(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
+        """Queue or run a write; its result rows are not returned (FalkorDB runs them at commit)."""
+
+
 class GraphStore(ABC):
     """An open connection to one graph: both engines answer the same Cypher with plain rows."""
 
@@ -41,6 +50,14 @@ class GraphStore(ABC):
     @abstractmethod
     async def run(self, statement: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> list[Row]:
         """Run one statement; a read (write=False) is refused by the engine if it tries to write."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """`async with store.transaction() as tx:` commits on exit, rolls back on an exception.
+
+        kgtwin's transactional writes are idempotent (MERGE on ids), so a commit that is retried
+        after a lost connection cannot apply twice.
+        """
 
     @abstractmethod
     async def explain(self, statement: str, params: Mapping[str, Any] | None = None) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import redis.exceptions as redis_errors
@@ -13,7 +14,7 @@ from falkordb.node import Node
 from falkordb.path import Path as GraphPath
 
 from kgtwin.errors import AuthenticationFailed, EngineUnavailable, QueryError, ReadOnlyViolation
-from kgtwin.store.base import GraphStore, IndexSpec, Row, plain_node, plain_relationship
+from kgtwin.store.base import GraphStore, IndexSpec, Row, Transaction, plain_node, plain_relationship
 
 # A restarted server (the supervisor restarts a killed one) takes a moment to load its
 # append-only file; statements are retried across that gap. kgtwin's writes are idempotent
@@ -69,6 +70,33 @@ class FalkorStore(GraphStore):
         result = await self._retrying(lambda: call(statement, dict(params or {}), timeout=self._timeout_ms))
         columns = [column[1] for column in result.header]
         return [{c: _plain(v) for c, v in zip(columns, row, strict=True)} for row in result.result_set]
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        tx = _QueuedTransaction()
+        yield tx
+        if not tx.commands:
+            return
+        # Inside MULTI/EXEC a failing statement would not undo the others, so every distinct
+        # statement is compiled first; what is left to fail at run time is the server itself,
+        # and Redis replays a transaction from the append-only file whole or not at all.
+        checked: set[str] = set()
+        for statement, params in tx.commands:
+            if statement not in checked:
+                await self.explain(statement, params)
+                checked.add(statement)
+        build_header = self._graph._build_params_header
+
+        async def commit() -> list[Any]:
+            pipe = self._db.connection.pipeline(transaction=True)
+            for statement, params in tx.commands:
+                pipe.execute_command("GRAPH.QUERY", self._graph_name, build_header(params) + statement, "--compact")
+            return await pipe.execute(raise_on_error=False)  # type: ignore[no-any-return]
+
+        replies = await self._retrying(commit)
+        failures = [reply for reply in replies if isinstance(reply, Exception)]
+        if failures:
+            raise QueryError(f"FalkorDB rejected a statement of the transaction: {failures[0]}")
 
     async def explain(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
         await self._retrying(lambda: self._graph.explain(statement, dict(params or {})))
@@ -140,6 +168,14 @@ class FalkorStore(GraphStore):
 
     async def _close_connection(self) -> None:
         await self._db.connection.aclose()
+
+
+class _QueuedTransaction(Transaction):
+    def __init__(self) -> None:
+        self.commands: list[tuple[str, dict[str, Any]]] = []
+
+    async def run(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
+        self.commands.append((statement, dict(params or {})))
 
 
 def _plain(value: Any) -> Any:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import neo4j
@@ -11,7 +12,7 @@ from neo4j import AsyncGraphDatabase
 from neo4j.graph import Node, Path, Relationship
 
 from kgtwin.errors import AuthenticationFailed, EngineUnavailable, QueryError, ReadOnlyViolation
-from kgtwin.store.base import GraphStore, IndexSpec, Row, plain_node, plain_relationship
+from kgtwin.store.base import GraphStore, IndexSpec, Row, Transaction, plain_node, plain_relationship
 
 
 class Neo4jStore(GraphStore):
@@ -65,15 +66,35 @@ class Neo4jStore(GraphStore):
                 if write:
                     return await session.execute_write(work)
                 return await session.execute_read(work)
-        except neo4j_errors.ClientError as exc:
-            if exc.code == "Neo.ClientError.Statement.AccessMode":
-                raise ReadOnlyViolation(
-                    "this session is read-only: the statement writes to the graph (use --write, "
-                    "or the admin role, to change the graph)"
-                ) from exc
-            raise QueryError(f"Neo4j rejected the statement: {exc.message}") from exc
+        except neo4j_errors.Neo4jError as exc:
+            raise self._user_error(exc) from exc
         except (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired) as exc:
             raise EngineUnavailable(f"lost Neo4j at {self.description}: {_reason(exc)}") from exc
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        try:
+            async with self._driver.session(database=self._database, default_access_mode=neo4j.WRITE_ACCESS) as session:
+                tx = await session.begin_transaction(timeout=self._timeout * 10)
+                try:
+                    yield _ExplicitTransaction(tx)
+                    await tx.commit()
+                finally:
+                    if not tx.closed():
+                        await tx.rollback()
+        except neo4j_errors.Neo4jError as exc:
+            raise self._user_error(exc) from exc
+        except (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired) as exc:
+            raise EngineUnavailable(f"lost Neo4j at {self.description}: {_reason(exc)}") from exc
+
+    @staticmethod
+    def _user_error(exc: neo4j_errors.Neo4jError) -> QueryError:
+        if exc.code == "Neo.ClientError.Statement.AccessMode":
+            return ReadOnlyViolation(
+                "this session is read-only: the statement writes to the graph (use --write, "
+                "or the admin role, to change the graph)"
+            )
+        return QueryError(f"Neo4j rejected the statement: {exc.message}")
 
     async def explain(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
         # EXPLAIN plans without executing, so it is safe in a write session (which a write
@@ -95,6 +116,15 @@ class Neo4jStore(GraphStore):
 
     async def _close_connection(self) -> None:
         await self._driver.close()
+
+
+class _ExplicitTransaction(Transaction):
+    def __init__(self, tx: neo4j.AsyncTransaction) -> None:
+        self._tx = tx
+
+    async def run(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
+        result = await self._tx.run(statement, dict(params or {}))
+        await result.consume()
 
 
 def _plain(value: Any) -> Any:

@@ -76,3 +76,28 @@ async def test_epoch_millisecond_times_compare_and_use_an_index(store: GraphStor
 async def test_a_statement_the_engine_rejects_is_a_query_error_naming_the_engine(store: GraphStore) -> None:
     with pytest.raises(QueryError, match="rejected the statement"):
         await store.run("MATCH (n RETURN n")
+
+
+async def test_a_transaction_applies_all_of_its_statements_together(store: GraphStore) -> None:
+    async with store.transaction() as tx:
+        await tx.run("UNWIND $uids AS u MERGE (:Storey {uid: u})", {"uids": ["s1", "s2"]})
+        await tx.run("MATCH (a:Storey {uid: 's1'}), (b:Storey {uid: 's2'}) MERGE (a)-[:NEXT]->(b)")
+    assert await store.run("MATCH (:Storey)-[r:NEXT]->(:Storey) RETURN count(r) AS c") == [{"c": 1}]
+
+
+async def test_a_transaction_that_fails_leaves_the_graph_as_it_was(store: GraphStore) -> None:
+    await store.run("CREATE (:Storey {uid: 'before'})", write=True)
+    with pytest.raises(QueryError):
+        async with store.transaction() as tx:
+            await tx.run("CREATE (:Storey {uid: 'half-way'})")
+            await tx.run("MATCH (n:Storey RETURN n")  # broken: the whole transaction must not apply
+    rows = await store.run("MATCH (n:Storey) RETURN n.uid AS uid")
+    assert rows == [{"uid": "before"}]
+
+
+async def test_an_exception_in_the_callers_code_rolls_the_transaction_back(store: GraphStore) -> None:
+    with pytest.raises(RuntimeError):
+        async with store.transaction() as tx:
+            await tx.run("CREATE (:Storey {uid: 'never'})")
+            raise RuntimeError("the loader failed half-way")
+    assert await store.run("MATCH (n:Storey) RETURN count(n) AS c") == [{"c": 0}]
