@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -15,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 import orjson
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -32,8 +34,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(no_args_is_help=True, help="Run the local graph engines (embedded FalkorDB, local Neo4j).")
 query_app = typer.Typer(no_args_is_help=True, help="The named Cypher queries in queries/.")
+load_app = typer.Typer(no_args_is_help=True, help="Load models and data into the graph.")
 app.add_typer(db_app, name="db")
 app.add_typer(query_app, name="query")
+app.add_typer(load_app, name="load")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -235,6 +239,69 @@ def query_run(
         raise ConfigError(f"query {name} needs -p {' -p '.join(f'{m}=…' for m in missing)}")
     rows = run_with_store(settings_of(ctx), lambda store: store.execute(name, params))
     print_rows(rows, fmt)
+
+
+# --- load -------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar on a terminal; silence elsewhere (logs, pipes, CI)."""
+    if not enabled:
+        yield lambda stage, done, total: None
+        return
+    with Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield report
+
+
+@load_app.command("ifc")
+def load_ifc_command(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="An IFC2X3, IFC4 or IFC4X3 file (.ifc).")],
+    model: Annotated[str | None, typer.Option(help="Model id (default: from the file name).")] = None,
+) -> None:
+    """Load an IFC model, or update a loaded one in place by GlobalId, keeping what the field wrote."""
+    from kgtwin.sources.ifc import load_ifc
+
+    with progress_bar(err.is_terminal) as report:
+        result = run_with_store(settings_of(ctx), lambda store: load_ifc(store, file, model, report))
+    read, written = result.read, result.written
+    out.print(
+        f"model {result.model} ({read.schema}, {read.project_name or 'unnamed project'}): "
+        f"{written.total('added')} added, {written.total('changed')} changed, "
+        f"{written.total('removed')} removed, {written.total('unchanged')} unchanged"
+    )
+    rows = [
+        {
+            "label": label,
+            "nodes": d.added + d.changed + d.unchanged,
+            "added": d.added,
+            "changed": d.changed,
+            "removed": d.removed,
+        }
+        for label, d in sorted(written.diff.items())
+    ]
+    print_rows(rows, Format.table)
+    skipped = ", ".join(f"{n} {cls}" for cls, n in sorted(read.skipped.items()))
+    out.print(
+        f"{written.relationships} relationships; parse {read.parse_seconds:.2f} s, extract "
+        f"{read.extract_seconds:.2f} s, write {written.write_seconds:.2f} s"
+        + (f"; not elements, not loaded: {skipped}" if skipped else "")
+    )
 
 
 # --- demo -------------------------------------------------------------------------------------

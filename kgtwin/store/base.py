@@ -70,10 +70,12 @@ class GraphStore(ABC):
     @abstractmethod
     async def _close_connection(self) -> None: ...
 
-    async def execute(self, name: str, params: Mapping[str, Any] | None = None) -> list[Row]:
-        """Run a named query from queries/, in the mode its header declares."""
+    async def execute(
+        self, name: str, params: Mapping[str, Any] | None = None, **slots: str | list[str] | tuple[str, ...]
+    ) -> list[Row]:
+        """Run a named query from queries/, in the mode its header declares (template slots filled)."""
         query = named(name)
-        return await self.run(query.text, params or {}, write=query.writes)
+        return await self.run(query.render(**slots), params or {}, write=query.writes)
 
     def on_close(self, callback: Callable[[], None]) -> None:
         self._on_close.append(callback)

@@ -6,18 +6,26 @@ Each file starts with a header of `// key: value` lines:
     // mode: read | write
     // params: {"model": "demo"}        (JSON: every parameter with an example value)
     // purpose: one line on what it answers
+    // template: {"label": "Element"}     (optional: slots written {{label}} in the statement)
+
+Labels and relationship types cannot be Cypher parameters, so a statement that needs them
+has template slots. A slot takes only plain identifiers (a list renders as `:A:B`), checked
+before they go into the text, so a template never carries user input into Cypher.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 from kgtwin.errors import ConfigError, UnknownQuery
 
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SLOT = re.compile(r"\{\{(\w+)\}\}")
 QUERIES_DIR = Path(os.environ.get("KGTWIN_QUERIES", Path(__file__).resolve().parents[2] / "queries"))
 
 
@@ -28,10 +36,31 @@ class Query:
     mode: str  # "read" or "write"
     purpose: str
     example_params: dict[str, object] = field(default_factory=dict)
+    example_slots: dict[str, str | list[str]] = field(default_factory=dict)
 
     @property
     def writes(self) -> bool:
         return self.mode == "write"
+
+    @property
+    def is_template(self) -> bool:
+        return bool(_SLOT.search(self.text))
+
+    def render(self, **slots: str | list[str] | tuple[str, ...]) -> str:
+        """The statement with its slots filled by identifiers (a list renders as `:A:B`)."""
+
+        def fill(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in slots:
+                raise ConfigError(f"query {self.name} needs its template slot {name!r}")
+            value = slots[name]
+            parts = [value] if isinstance(value, str) else list(value)
+            for part in parts:
+                if not _IDENTIFIER.match(part):
+                    raise ConfigError(f"query {self.name}: {part!r} is not a label or type name")
+            return parts[0] if isinstance(value, str) else "".join(f":{p}" for p in parts)
+
+        return _SLOT.sub(fill, self.text)
 
 
 def parse_query_file(path: Path, root: Path) -> Query:
@@ -59,10 +88,17 @@ def parse_query_file(path: Path, root: Path) -> Query:
         params = json.loads(header.get("params", "{}"))
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{where}: header 'params:' is not JSON ({exc.msg})") from exc
+    try:
+        slots = json.loads(header.get("template", "{}"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{where}: header 'template:' is not JSON ({exc.msg})") from exc
     text = "\n".join(body).strip()
     if not text:
         raise ConfigError(f"{where}: no statement after the header")
-    return Query(name=name, text=text, mode=mode, purpose=header["purpose"], example_params=params)
+    missing = set(_SLOT.findall(text)) - set(slots)
+    if missing:
+        raise ConfigError(f"{where}: header 'template:' gives no example for {sorted(missing)}")
+    return Query(name=name, text=text, mode=mode, purpose=header["purpose"], example_params=params, example_slots=slots)
 
 
 @cache

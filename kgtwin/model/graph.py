@@ -1,0 +1,69 @@
+"""A model as the loaders build it before writing: nodes grouped by labels, relationships by type."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+NodeKey = tuple[str, tuple[str, ...]]  # (the keyed label carrying uid, extra labels)
+RelKey = tuple[str, str, str]  # (type, start label, end label)
+
+
+@dataclass
+class ModelGraph:
+    model: str
+    nodes: dict[NodeKey, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    rels: dict[RelKey, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    label_of: dict[str, str] = field(default_factory=dict)  # uid -> keyed label
+    _rel_seen: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def uid(self, local_id: str) -> str:
+        return f"{self.model}:{local_id}"
+
+    def add_node(self, label: str, uid: str, props: dict[str, Any], extra_labels: tuple[str, ...]) -> None:
+        """`extra_labels` says what the node is besides its keyed label (its IFC class at least)."""
+        if not extra_labels:
+            raise ValueError(f"node {uid} needs at least one label besides {label}")
+        if uid in self.label_of:
+            return  # the same entity reached twice (e.g. through two relationships)
+        self.label_of[uid] = label
+        props = {k: v for k, v in props.items() if v is not None and v != [] and v != ""}
+        props["model"] = self.model
+        self.nodes[(label, tuple(sorted(set(extra_labels) - {label})))].append({"uid": uid, "props": props})
+
+    def add_rel(self, rel_type: str, start: str, end: str, props: dict[str, Any] | None = None) -> bool:
+        """Link two nodes already added; False (and nothing added) when either is unknown."""
+        if start not in self.label_of or end not in self.label_of:
+            return False
+        if (rel_type, start, end) in self._rel_seen:
+            return True
+        self._rel_seen.add((rel_type, start, end))
+        key = (rel_type, self.label_of[start], self.label_of[end])
+        self.rels[key].append({"start": start, "end": end, "props": props or {}})
+        return True
+
+    def count(self, label: str) -> int:
+        return sum(len(rows) for (key, extra), rows in self.nodes.items() if label == key or label in extra)
+
+    def count_rels(self, rel_type: str) -> int:
+        return sum(len(rows) for (t, _, _), rows in self.rels.items() if t == rel_type)
+
+    def fingerprints(self) -> dict[str, str]:
+        """A digest per node of what the file says about it (properties, labels, outgoing links)."""
+        outgoing: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for (rel_type, _, _), rows in self.rels.items():
+            for row in rows:
+                outgoing[row["start"]].append((rel_type, row["end"]))
+        digests = {}
+        for (label, extra), rows in self.nodes.items():
+            for row in rows:
+                payload = orjson.dumps(
+                    [label, extra, row["props"], sorted(outgoing.get(row["uid"], []))],
+                    option=orjson.OPT_SORT_KEYS,
+                )
+                digests[row["uid"]] = hashlib.blake2b(payload, digest_size=12).hexdigest()
+        return digests

@@ -1,0 +1,1 @@
+"""What comes into the twin: IFC models, schedules, sensor registries."""

@@ -1,0 +1,121 @@
+"""Writes a ModelGraph into the store in one transaction, updating a loaded model in place.
+
+Nodes are matched by uid (model id + GlobalId). What the file says is replaced; what the field
+wrote (status, latest values, bindings, observations) is kept. Nodes and relationships the new
+file no longer has are removed, except points holding observations: those are kept and flagged.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kgtwin.model.graph import ModelGraph
+from kgtwin.model.schema import INDEXES
+from kgtwin.store import GraphStore
+from kgtwin.store.queries import named
+
+MODEL_LABELS = (
+    "Project",
+    "Site",
+    "Building",
+    "Storey",
+    "Space",
+    "Zone",
+    "Element",
+    "ElementType",
+    "WorkSchedule",
+    "Activity",
+)
+BATCH = 2000
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class LabelDiff:
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class WriteSummary:
+    model: str
+    diff: dict[str, LabelDiff] = field(default_factory=dict)
+    relationships: int = 0
+    write_seconds: float = 0.0
+
+    def total(self, attribute: str) -> int:
+        return sum(getattr(d, attribute) for d in self.diff.values())
+
+
+async def write_model(
+    store: GraphStore, graph: ModelGraph, model_props: dict[str, Any], progress: Progress | None = None
+) -> WriteSummary:
+    progress = progress or (lambda *_: None)
+    began = time.perf_counter()
+    await store.ensure_schema(INDEXES)
+    previous: dict[str, tuple[str | None, list[str]]] = {}
+    label_of_previous: dict[str, str] = {}
+    for label in MODEL_LABELS:
+        for row in await store.execute("ifc/fingerprints", {"model": graph.model}, label=label):
+            previous[row["uid"]] = (row["fingerprint"], row["sourceKeys"] or [])
+            label_of_previous[row["uid"]] = label
+    fingerprints = graph.fingerprints()
+    summary = WriteSummary(model=graph.model)
+    load = uuid.uuid4().hex
+    upsert, link = named("ifc/upsert_nodes"), named("ifc/link")
+    total_rows = sum(len(r) for r in graph.nodes.values()) + sum(len(r) for r in graph.rels.values())
+    written = 0
+    async with store.transaction() as tx:
+        for (label, extra), rows in graph.nodes.items():
+            diff = summary.diff.setdefault(label, LabelDiff())
+            statement = upsert.render(label=label, labels=list(extra))
+            payload = []
+            for row in rows:
+                uid, digest = row["uid"], fingerprints[row["uid"]]
+                old = previous.get(uid)
+                if old is None:
+                    diff.added += 1
+                elif old[0] == digest:
+                    diff.unchanged += 1
+                    payload.append({"uid": uid, "props": {}})
+                    continue
+                else:
+                    diff.changed += 1
+                props = {**row["props"], "fingerprint": digest}
+                if old is not None:  # keys the file no longer states are removed (a null in += deletes)
+                    props.update({k: None for k in old[1] if k not in row["props"]})
+                payload.append({"uid": uid, "props": props})
+            for start in range(0, len(payload), BATCH):
+                batch = payload[start : start + BATCH]
+                await tx.run(
+                    statement, {"rows": batch, "load": load, "newStatus": "planned" if label == "Element" else None}
+                )
+                written += len(batch)
+                progress("writing", written, total_rows)
+        for (rel_type, start_label, end_label), rows in graph.rels.items():
+            statement = link.render(start=start_label, end=end_label, type=rel_type)
+            for start in range(0, len(rows), BATCH):
+                batch = rows[start : start + BATCH]
+                await tx.run(statement, {"rows": batch, "load": load})
+                written += len(batch)
+                summary.relationships += len(batch)
+                progress("writing", written, total_rows)
+        now = int(time.time() * 1000)
+        for label in MODEL_LABELS:
+            await tx.run(named("ifc/sweep_links").render(label=label), {"model": graph.model, "load": load})
+            await tx.run(
+                named("ifc/remove_nodes").render(label=label), {"model": graph.model, "load": load, "now": now}
+            )
+        await tx.run(named("ifc/upsert_model").text, {"model": graph.model, "props": {**model_props, "loadedAt": now}})
+    new_uids = set(fingerprints)
+    for uid, label in label_of_previous.items():
+        if uid not in new_uids:
+            summary.diff.setdefault(label, LabelDiff()).removed += 1
+    summary.write_seconds = time.perf_counter() - began
+    return summary

@@ -1,0 +1,8 @@
+// name: ifc/fingerprints
+// mode: read
+// params: {"model": "demo"}
+// template: {"label": "Element"}
+// purpose: What the last load wrote for one label of a model: uid, content digest and file-derived keys.
+MATCH (n:{{label}} {model: $model})
+WHERE n.source = 'ifc'
+RETURN n.uid AS uid, n.fingerprint AS fingerprint, n.sourceKeys AS sourceKeys
