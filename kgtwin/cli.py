@@ -35,6 +35,8 @@ app = typer.Typer(
 db_app = typer.Typer(no_args_is_help=True, help="Run the local graph engines (embedded FalkorDB, local Neo4j).")
 query_app = typer.Typer(no_args_is_help=True, help="The named Cypher queries in queries/.")
 load_app = typer.Typer(no_args_is_help=True, help="Load models and data into the graph.")
+sample_app = typer.Typer(no_args_is_help=True, help="Generate sample inputs (IFC buildings).")
+app.add_typer(sample_app, name="sample")
 app.add_typer(db_app, name="db")
 app.add_typer(query_app, name="query")
 app.add_typer(load_app, name="load")
@@ -301,6 +303,30 @@ def load_ifc_command(
         f"{written.relationships} relationships; parse {read.parse_seconds:.2f} s, extract "
         f"{read.extract_seconds:.2f} s, write {written.write_seconds:.2f} s"
         + (f"; not elements, not loaded: {skipped}" if skipped else "")
+    )
+
+
+@sample_app.command("ifc")
+def sample_ifc(
+    out_file: Annotated[Path, typer.Argument(help="Where to write the IFC4 file.")],
+    storeys: Annotated[int, typer.Option(min=1, help="Number of storeys.")] = 3,
+    spaces_per_storey: Annotated[int, typer.Option(min=1, help="Rooms on each storey.")] = 6,
+    seed: Annotated[int, typer.Option(help="Same seed, same GlobalIds.")] = 1,
+) -> None:
+    """Write a synthetic IFC4 building: rooms, walls with doors and windows, slabs, sensors, a schedule."""
+    from kgtwin.sources.ifc.sample import SampleSpec, write_sample
+
+    if not out_file.resolve().parent.is_dir():
+        raise ConfigError(f"cannot write {out_file}: the folder {out_file.parent} does not exist")
+    try:
+        stats = write_sample(out_file, SampleSpec(storeys=storeys, spaces_per_storey=spaces_per_storey, seed=seed))
+    except OSError as exc:
+        raise ConfigError(f"cannot write {out_file}: {exc.strerror or exc}") from None
+    if not out_file.exists():  # ifcopenshell reports no error when it cannot write
+        raise ConfigError(f"cannot write {out_file}")
+    out.print(
+        f"wrote {out_file}: {stats.storeys} storeys, {stats.spaces} spaces, {stats.elements} elements "
+        f"({stats.sensors} sensors), {stats.tasks} tasks"
     )
 
 

@@ -109,9 +109,9 @@ async def write_model(
         now = int(time.time() * 1000)
         for label in MODEL_LABELS:
             await tx.run(named("ifc/sweep_links").render(label=label), {"model": graph.model, "load": load})
-            await tx.run(
-                named("ifc/remove_nodes").render(label=label), {"model": graph.model, "load": load, "now": now}
-            )
+            scope = {"model": graph.model, "load": load}
+            await tx.run(named("ifc/remove_nodes").render(label=label), scope)
+            await tx.run(named("ifc/retire_nodes").render(label=label), {**scope, "now": now})
         await tx.run(named("ifc/upsert_model").text, {"model": graph.model, "props": {**model_props, "loadedAt": now}})
     new_uids = set(fingerprints)
     for uid, label in label_of_previous.items():

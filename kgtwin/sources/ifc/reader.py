@@ -108,8 +108,10 @@ class _Builder:
         self.skipped: dict[str, int] = {}
         self.points: set[str] = set()
 
-    def uid(self, entity: ifcopenshell.entity_instance) -> str:
-        return self.graph.uid(entity.GlobalId)
+    def uid(self, entity: ifcopenshell.entity_instance | None) -> str:
+        # Edited files often keep relationships whose other end was deleted; an empty uid
+        # names no node, so such a relationship is skipped instead of failing the load.
+        return self.graph.uid(entity.GlobalId) if entity is not None else ""
 
     def build(self) -> None:
         self.properties = PropertyIndex(self.ifc)
@@ -233,7 +235,7 @@ class _Builder:
         g = self.graph
         for rel in self.ifc.by_type("IfcRelAggregates"):
             parent = self.uid(rel.RelatingObject)
-            for child_entity in rel.RelatedObjects:
+            for child_entity in rel.RelatedObjects or ():
                 child = self.uid(child_entity)
                 child_label = g.label_of.get(child)
                 if child_label in SPATIAL_LINK:

@@ -231,6 +231,8 @@ def add_schedules(graph: ModelGraph, ifc: ifcopenshell.file) -> None:
             given_finish=parse_datetime(time.ScheduleFinish) if time else None,
         )
     for rel in ifc.by_type("IfcRelNests"):
+        if rel.RelatingObject is None:
+            continue
         parent = tasks.get(rel.RelatingObject.id())
         if parent is None:
             continue
@@ -240,6 +242,8 @@ def add_schedules(graph: ModelGraph, ifc: ifcopenshell.file) -> None:
                 child.parent = parent
                 parent.children.append(child)
     for rel in ifc.by_type("IfcRelSequence"):
+        if rel.RelatingProcess is None or rel.RelatedProcess is None:
+            continue
         before, after = tasks.get(rel.RelatingProcess.id()), tasks.get(rel.RelatedProcess.id())
         if before is None or after is None:
             continue
@@ -300,17 +304,19 @@ def add_schedules(graph: ModelGraph, ifc: ifcopenshell.file) -> None:
 
 def _add_assignments(graph: ModelGraph, ifc: ifcopenshell.file) -> None:
     for rel in ifc.by_type("IfcRelAssignsToControl"):
-        if rel.RelatingControl.is_a("IfcWorkSchedule"):
+        if rel.RelatingControl is not None and rel.RelatingControl.is_a("IfcWorkSchedule"):
             for obj in rel.RelatedObjects:
                 if obj.is_a("IfcTask"):
                     graph.add_rel("HAS_ACTIVITY", graph.uid(rel.RelatingControl.GlobalId), graph.uid(obj.GlobalId))
     for rel in ifc.by_type("IfcRelAssignsToProduct"):
         product = rel.RelatingProduct
+        if product is None:
+            continue
         for obj in rel.RelatedObjects:
             if obj.is_a("IfcTask"):
                 graph.add_rel("CONSTRUCTS", graph.uid(obj.GlobalId), graph.uid(product.GlobalId), {"via": "product"})
     for rel in ifc.by_type("IfcRelAssignsToProcess"):
-        if rel.RelatingProcess.is_a("IfcTask"):
+        if rel.RelatingProcess is not None and rel.RelatingProcess.is_a("IfcTask"):
             for obj in rel.RelatedObjects:
                 if obj.is_a("IfcProduct"):
                     graph.add_rel(
@@ -337,6 +343,8 @@ def _add_tasks_ifc2x3(graph: ModelGraph, ifc: ifcopenshell.file) -> None:
             },
         )
     for rel in ifc.by_type("IfcRelSequence"):
+        if rel.RelatingProcess is None or rel.RelatedProcess is None:
+            continue
         graph.add_rel(
             "PRECEDES",
             graph.uid(rel.RelatingProcess.GlobalId),
