@@ -9,6 +9,48 @@ from typing import Any
 
 import orjson
 
+# Keys a model file states about a node; everything else on a node (status, latest values,
+# bindings) was written by the field or by users and survives a reload.
+FILE_KEY_PREFIXES = ("pset.", "unit.")
+FILE_KEYS = frozenset(
+    {
+        "globalId",
+        "name",
+        "description",
+        "ifcClass",
+        "longName",
+        "objectType",
+        "tag",
+        "predefinedType",
+        "compositionType",
+        "materials",
+        "classification",
+        "elevation",
+        "brickClass",
+        "pointId",
+        "phase",
+        "schema",
+        "identification",
+        "isMilestone",
+        "durationType",
+        "durationHours",
+        "scheduleStart",
+        "scheduleFinish",
+        "datesDerived",
+        "actualStart",
+        "actualFinish",
+        "percentComplete",
+        "summary",
+        "startTime",
+        "finishTime",
+    }
+)
+
+
+def is_file_key(key: str) -> bool:
+    return key in FILE_KEYS or key.startswith(FILE_KEY_PREFIXES)
+
+
 NodeKey = tuple[str, tuple[str, ...]]  # (the keyed label carrying uid, extra labels)
 RelKey = tuple[str, str, str]  # (type, start label, end label)
 
@@ -32,6 +74,9 @@ class ModelGraph:
             return  # the same entity reached twice (e.g. through two relationships)
         self.label_of[uid] = label
         props = {k: v for k, v in props.items() if v is not None and v != [] and v != ""}
+        stray = [k for k in props if not is_file_key(k)]
+        if stray:
+            raise ValueError(f"node {uid}: {stray} are not keys a model file states (see FILE_KEYS)")
         props["model"] = self.model
         self.nodes[(label, tuple(sorted(set(extra_labels) - {label})))].append({"uid": uid, "props": props})
 

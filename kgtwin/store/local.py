@@ -68,6 +68,9 @@ def start(
         try:
             flag = home / "persistent"
             state = read_state(home)
+            if state and state.get("status") == "stopping":
+                _wait_until_gone(home, server.engine)
+                state = read_state(home)
             if state and supervisor_alive(home) and state.get("status") == "ready":
                 if persistent:
                     flag.touch()
@@ -130,6 +133,14 @@ def supervisor_alive(home: Path) -> bool:
             return False
     except FileNotFoundError:
         return False
+
+
+def _wait_until_gone(home: Path, engine: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while supervisor_alive(home):
+        if time.monotonic() > deadline:
+            raise EngineUnavailable(f"the {engine} server is stopping and did not finish within {timeout:.0f} s")
+        time.sleep(0.1)
 
 
 def _prepare_home(server: LocalServer, settings: Settings) -> Path:

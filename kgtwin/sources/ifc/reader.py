@@ -142,7 +142,6 @@ class _Builder:
         classification = self.properties.classifications.get(entity.id())
         if classification:
             props["classification"] = classification
-        props["sourceKeys"] = sorted(k for k in props if k != "sourceKeys")
         return props
 
     def _project(self) -> None:
@@ -181,7 +180,6 @@ class _Builder:
             if element_type is not None:
                 inherited = self.properties.of_type(element_type)
                 props = {**inherited, **props}  # the occurrence's own values win over its type's
-                props["sourceKeys"] = sorted(set(props["sourceKeys"]) | set(inherited))
                 if "predefinedType" not in props or props["predefinedType"] in ("NOTDEFINED", "USERDEFINED"):
                     type_predefined = getattr(element_type, "PredefinedType", None)
                     if type_predefined and type_predefined not in ("NOTDEFINED", "USERDEFINED"):
@@ -226,7 +224,6 @@ class _Builder:
             element_type = rel.RelatingType
             props = self._common(element_type)
             props.update(self.properties.of_type(element_type))
-            props["sourceKeys"] = sorted(k for k in props if k != "sourceKeys")
             self.graph.add_node("ElementType", self.uid(element_type), props, (element_type.is_a(),))
             for obj in rel.RelatedObjects:
                 self.graph.add_rel("HAS_TYPE", self.uid(obj), self.uid(element_type))

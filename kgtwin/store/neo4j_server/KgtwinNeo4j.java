@@ -13,7 +13,17 @@ import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
 import org.neo4j.io.ByteUnit;
 
 public class KgtwinNeo4j {
-  public static void main(String[] args) throws Exception {
+  public static void main(String[] args) {
+    try {
+      serve(args);
+    } catch (Throwable failure) {
+      // The database's own threads would keep the JVM alive without a usable server.
+      failure.printStackTrace();
+      System.exit(1);
+    }
+  }
+
+  private static void serve(String[] args) throws Exception {
     Path home = Path.of(args[0]);
     int port = Integer.parseInt(args[1]);
     String password = System.getenv("KGTWIN_NEO4J_PASSWORD");
@@ -30,8 +40,15 @@ public class KgtwinNeo4j {
 
     // The embedded API talks to the system database directly, so it can set the password
     // that Bolt clients must then present.
-    service.database("system").executeTransactionally(
-        "ALTER USER neo4j SET PASSWORD $password CHANGE NOT REQUIRED", Map.of("password", password));
+    try {
+      service.database("system").executeTransactionally(
+          "ALTER USER neo4j SET PASSWORD $password CHANGE NOT REQUIRED", Map.of("password", password));
+    } catch (RuntimeException unchanged) {
+      // A restart finds the password already set; Neo4j refuses to "change" it to itself.
+      if (!String.valueOf(unchanged.getMessage()).contains("cannot be the same")) {
+        throw unchanged;
+      }
+    }
 
     System.out.println("kgtwin-neo4j ready on 127.0.0.1:" + port);
     System.out.flush();
