@@ -126,3 +126,32 @@ def test_db_start_status_and_stop_manage_a_persistent_server(tmp_path: Path) -> 
     # The data outlives the server.
     again = run_cli("cypher", "-f", "json", "MATCH (n:Element) RETURN n.uid AS uid", data_dir=tmp_path)
     assert json.loads(again.stdout) == [{"uid": "kept"}]
+
+
+def test_sample_then_load_ifc_prints_the_diff(tmp_path: Path) -> None:
+    model = tmp_path / "tower.ifc"
+    made = run_cli("sample", "ifc", str(model), "--storeys", "2", "--spaces-per-storey", "3", data_dir=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert "2 storeys, 6 spaces" in made.stdout
+    first = run_cli("load", "ifc", str(model), "--model", "tower", data_dir=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "model tower (IFC4" in first.stdout and "0 changed, 0 removed, 0 unchanged" in first.stdout
+    again = run_cli("load", "ifc", str(model), "--model", "tower", data_dir=tmp_path)
+    assert "0 added, 0 changed, 0 removed" in again.stdout
+    summary = json.loads(
+        run_cli("query", "run", "ifc/model_summary", "-p", "model=tower", "-f", "json", data_dir=tmp_path).stdout
+    )
+    assert {"label": "Storey", "nodes": 2} in summary
+
+
+def test_the_demo_loads_a_building_into_the_embedded_engine(tmp_path: Path) -> None:
+    shown = run_cli("demo", "--storeys", "2", "--spaces-per-storey", "2", data_dir=tmp_path)
+    try:
+        assert shown.returncode == 0, shown.stderr
+        assert "Loaded it as model 'demo'" in shown.stdout
+        counts = json.loads(
+            run_cli("query", "run", "ifc/model_summary", "-p", "model=demo", "-f", "json", data_dir=tmp_path).stdout
+        )
+        assert {"label": "Storey", "nodes": 2} in counts and {"label": "Space", "nodes": 4} in counts
+    finally:
+        run_cli("db", "stop", data_dir=tmp_path)
