@@ -22,6 +22,7 @@ from rich.text import Text
 
 from kgtwin.config import ENGINES_LOCAL, Settings
 from kgtwin.errors import ConfigError, KgtwinError
+from kgtwin.ingest.deadletter import DeadLetterStore
 from kgtwin.model.schema import INDEXES
 from kgtwin.store import GraphStore, Row, local, open_store
 from kgtwin.store.queries import catalogue, named
@@ -36,6 +37,10 @@ db_app = typer.Typer(no_args_is_help=True, help="Run the local graph engines (em
 query_app = typer.Typer(no_args_is_help=True, help="The named Cypher queries in queries/.")
 load_app = typer.Typer(no_args_is_help=True, help="Load models and data into the graph.")
 sample_app = typer.Typer(no_args_is_help=True, help="Generate sample inputs (IFC buildings).")
+ingest_app = typer.Typer(no_args_is_help=True, help="Keep the twin live: observations from the field.")
+deadletter_app = typer.Typer(no_args_is_help=True, help="Rejected messages, with their reasons.")
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(deadletter_app, name="deadletter")
 app.add_typer(sample_app, name="sample")
 app.add_typer(db_app, name="db")
 app.add_typer(query_app, name="query")
@@ -304,6 +309,131 @@ def load_ifc_command(
         f"{read.extract_seconds:.2f} s, write {written.write_seconds:.2f} s"
         + (f"; not elements, not loaded: {skipped}" if skipped else "")
     )
+
+
+@load_app.command("sensors")
+def load_sensors_command(
+    ctx: typer.Context, file: Annotated[Path, typer.Argument(help="A sensor registry, YAML or CSV.")]
+) -> None:
+    """Declare points (class, unit, interval, limits) and bind them to element or space properties."""
+    from kgtwin.sources.sensors import load_registry, read_registry
+
+    specs = read_registry(file)
+    result = run_with_store(settings_of(ctx), lambda store: load_registry(store, specs))
+    out.print(f"{result.points} points declared, {result.aliased} IFC points named, {result.bound} bindings")
+    for problem in result.problems:
+        err.print(f"warning: {problem}", markup=False)
+    if result.problems:
+        raise typer.Exit(1)
+
+
+def deadletter_store(settings: Settings) -> DeadLetterStore:
+    from kgtwin.ingest.deadletter import DeadLetterStore
+
+    return DeadLetterStore(settings.data_dir / "deadletter.sqlite")
+
+
+@ingest_app.command("mqtt")
+def ingest_mqtt(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="MQTT broker host.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="MQTT broker port.")] = 1883,
+    topic: Annotated[list[str], typer.Option(help="Topic filter; repeatable.")] = ["kgtwin/observations/#"],  # noqa: B006
+    share_group: Annotated[str | None, typer.Option(help="Split the stream with other workers of this group.")] = None,
+    client_id: Annotated[str, typer.Option(help="MQTT client id (the broker keeps its session).")] = "kgtwin-ingest",
+) -> None:
+    """Consume observations from MQTT (JSON objects or arrays) until interrupted."""
+    import os
+
+    from kgtwin.ingest.mqtt import MqttSettings, run_mqtt
+    from kgtwin.ingest.observations import Registry
+    from kgtwin.ingest.pipeline import Pipeline
+
+    settings = settings_of(ctx)
+    mqtt = MqttSettings(
+        host=host,
+        port=port,
+        topics=tuple(topic),
+        share_group=share_group,
+        client_id=client_id,
+        username=os.environ.get("KGTWIN_MQTT_USER"),
+        password=os.environ.get("KGTWIN_MQTT_PASSWORD"),
+    )
+    deadletters = deadletter_store(settings)
+
+    async def work(store: GraphStore) -> None:
+        registry = await Registry.load(store)
+        async with Pipeline(store, registry, deadletters) as pipeline:
+            err.print(f"ingesting from mqtt://{host}:{port} {', '.join(topic)} for {len(registry.points)} point ids")
+            await run_mqtt(pipeline, mqtt)
+
+    run_with_store(settings, work)
+
+
+@deadletter_app.command("list")
+def deadletter_list(
+    ctx: typer.Context,
+    reason: Annotated[str | None, typer.Option(help="Only letters whose reason contains this text.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+) -> None:
+    """List rejected messages with their reasons, oldest first."""
+    import datetime as dt
+
+    store = deadletter_store(settings_of(ctx))
+    rows = [
+        {
+            "id": d.id,
+            "received": dt.datetime.fromtimestamp(d.received_at / 1000, dt.UTC).isoformat(timespec="seconds"),
+            "source": d.source,
+            "topic": d.topic,
+            "reason": d.reason,
+            "payload": d.payload[:200].decode(errors="replace"),
+        }
+        for d in store.list(reason, limit)
+    ]
+    print_rows(rows, fmt)
+
+
+@deadletter_app.command("replay")
+def deadletter_replay(
+    ctx: typer.Context,
+    ids: Annotated[list[int] | None, typer.Argument(help="Letter ids (default: all).")] = None,
+) -> None:
+    """Send rejected messages through the pipeline again (after fixing the registry, say).
+
+    Letters that now go through are removed; the others stay with their current reason.
+    """
+    from kgtwin.ingest.observations import Registry
+    from kgtwin.ingest.payloads import readings_from_json
+    from kgtwin.ingest.pipeline import Pipeline
+
+    settings = settings_of(ctx)
+    letters_store = deadletter_store(settings)
+
+    async def work(store: GraphStore) -> tuple[int, int]:
+        registry = await Registry.load(store)
+        replayed = still = 0
+        async with Pipeline(store, registry, letters_store) as pipeline:
+            for letter in letters_store.iter_all(ids):
+                outcome = await pipeline.submit(
+                    "replay",
+                    letter.topic,
+                    letter.payload,
+                    lambda raw, t=letter.topic: readings_from_json(raw, t.rsplit("/", 1)[-1]),
+                    record_rejections=False,
+                )
+                if outcome.durable is not None:
+                    await outcome.durable
+                if outcome.rejected:
+                    still += 1
+                else:
+                    letters_store.remove(letter.id)
+                    replayed += 1
+        return replayed, still
+
+    replayed, still = run_with_store(settings, work)
+    out.print(f"{replayed} replayed into the graph, {still} still rejected")
 
 
 @sample_app.command("ifc")

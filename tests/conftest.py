@@ -98,3 +98,64 @@ def run_cli(
         cwd=REPO,
         timeout=timeout,
     )
+
+
+class Broker:
+    """A real Mosquitto on loopback, with persistence so a restart keeps queued QoS 1 messages."""
+
+    def __init__(self, home: Path) -> None:
+        import shutil
+        import socket
+
+        self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not Path(self.binary).exists():
+            if os.geteuid() == 0:
+                subprocess.run(["apt-get", "install", "-y", "-qq", "mosquitto"], check=False, capture_output=True)
+            assert Path(self.binary).exists(), (
+                "mosquitto is missing: `make test` installs it (apt-get install mosquitto)"
+            )
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.home = home
+        self.config = home / "mosquitto.conf"
+        import pwd
+
+        # Started as root, mosquitto drops to user `mosquitto`, which cannot write our folder and
+        # would then silently keep nothing across a restart.
+        user = pwd.getpwuid(os.geteuid()).pw_name
+        self.config.write_text(
+            f"user {user}\nlistener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            f"persistence_location {home}/\nmax_inflight_messages 1000\nmax_queued_messages 0\n"
+            "autosave_interval 1\nlog_dest none\n"
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        import socket
+        import time
+
+        self.process = subprocess.Popen(
+            [self.binary, "-c", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("mosquitto did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()  # a clean stop saves the queued messages
+            self.process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    running = Broker(tmp_path_factory.mktemp("mosquitto"))
+    running.start()
+    yield running
+    running.stop()

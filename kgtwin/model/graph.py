@@ -27,7 +27,6 @@ FILE_KEYS = frozenset(
         "classification",
         "elevation",
         "brickClass",
-        "pointId",
         "phase",
         "schema",
         "identification",

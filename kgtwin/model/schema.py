@@ -33,5 +33,6 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec("Element", "ifcClass"),
     IndexSpec("Element", "status"),
     IndexSpec("Point", "brickClass"),
+    IndexSpec("Point", "pointId", unique=True),
     IndexSpec("Anomaly", "state"),
 )

@@ -300,3 +300,17 @@ async def test_the_sample_building_loads_with_what_the_generator_wrote(store: Gr
         "MATCH (:Element:IfcSlab {model: 'sample'})-[:HAS_POINT]->(p:Temperature_Sensor) RETURN count(p) AS c"
     )
     assert rows == [{"c": 4}]
+
+
+async def test_zones_materials_and_classifications_come_along(store: GraphStore, tmp_path: Path) -> None:
+    path = tmp_path / "zoned.ifc"
+    write_sample(path, SampleSpec(storeys=2, spaces_per_storey=3))
+    await load_ifc(store, path, model="z")
+    rows = await store.run(
+        "MATCH (z:Zone {model: 'z'})-[:CONTAINS_ZONE]->(s:Space) RETURN z.name AS zone, count(s) AS rooms ORDER BY zone"
+    )
+    assert rows == [{"zone": "Fire compartment L0", "rooms": 3}, {"zone": "Fire compartment L1", "rooms": 3}]
+    rows = await store.run(
+        "MATCH (w:Element:IfcWall {model: 'z'}) RETURN w.materials AS materials, w.classification AS classes LIMIT 1"
+    )
+    assert rows == [{"materials": ["Concrete C30/37"], "classes": ["Uniclass: EF_25_10 Walls"]}]

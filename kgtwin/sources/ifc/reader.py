@@ -198,7 +198,6 @@ class _Builder:
                 labels += (control.role, brick)
                 props["brickClass"] = brick
                 if control.role == "Point":
-                    props["pointId"] = self.uid(element)
                     self.points.add(self.uid(element))
             self.graph.add_node("Element", self.uid(element), props, labels)
             if done % 500 == 0 or done == total:

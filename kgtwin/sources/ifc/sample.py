@@ -2,8 +2,9 @@
 
 Storeys of rooms laid out on a grid, each room with walls, a door and a window in openings,
 columns and a slab per storey, property and quantity sets, sensors in every room (temperature,
-humidity, CO2, occupancy) and concrete temperature sensors on the slabs, a thermostat per
-storey, and a work schedule whose sequenced tasks construct the elements storey by storey.
+humidity, CO2, occupancy) and concrete temperature sensors on the slabs, a thermostat and a
+fire-compartment zone per storey, Uniclass references on the walls, and a work schedule whose
+sequenced tasks construct the elements storey by storey.
 GlobalIds come from the seed, so the same arguments give the same ids and a regenerated file
 reloads in place.
 """
@@ -113,6 +114,8 @@ class _Writer:
             "IfcDoorType", Name="Single door 900", PredefinedType="DOOR", OperationType="SINGLE_SWING_LEFT"
         )
         concrete = f.createIfcMaterial("Concrete C30/37", None, "Concrete")
+        uniclass = f.createIfcClassification(None, "2015", None, "Uniclass", None, None, None)
+        wall_class = f.createIfcClassificationReference(None, "EF_25_10", "Walls", uniclass, None, None)
         typed: dict[object, list[object]] = {wall_type: [], door_type: []}
         storeys, schedule_groups = [], []
         columns_per_row = max(1, round(spec.spaces_per_storey**0.5))
@@ -233,6 +236,8 @@ class _Writer:
             self.stats.spaces += len(spaces)
             self.stats.elements += len(contained) + len(sensors) - len(slab_sensors) + 2 * len(doors)  # + openings
             self.aggregate(storey, spaces)
+            zone = self.create("IfcZone", Name=f"Fire compartment L{level}", ObjectType="FireCompartment")
+            self.create("IfcRelAssignsToGroup", RelatedObjects=spaces, RelatingGroup=zone)
             self.create("IfcRelContainedInSpatialStructure", RelatingStructure=storey, RelatedElements=contained)
             self.create("IfcRelAssociatesMaterial", RelatedObjects=[slab, *walls, *columns], RelatingMaterial=concrete)
             schedule_groups.append((level, slab, columns, walls, doors + windows, [*sensors, thermostat]))
@@ -240,6 +245,10 @@ class _Writer:
         for element_type, objects in typed.items():
             if objects:
                 self.create("IfcRelDefinesByType", RelatedObjects=objects, RelatingType=element_type)
+        if typed[wall_type]:
+            self.create(
+                "IfcRelAssociatesClassification", RelatedObjects=typed[wall_type], RelatingClassification=wall_class
+            )
         self._schedule(project, schedule_groups)
         f.write(str(path))
         return self.stats

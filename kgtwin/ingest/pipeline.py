@@ -1,0 +1,225 @@
+"""The ingestion pipeline: checked readings → a bounded queue (back-pressure) → micro-batches grouped by
+point and time bucket → the graph. A message's future resolves only once its observations are durable,
+so connectors acknowledge to the field (MQTT PUBACK, HTTP 200) only then."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from kgtwin.errors import EngineUnavailable, QueryError
+from kgtwin.ingest.deadletter import DeadLetterStore
+from kgtwin.ingest.observations import Observation, Reading, Registry, Rejection, now_ms
+from kgtwin.ingest.payloads import PayloadError
+from kgtwin.store import GraphStore
+
+log = logging.getLogger("kgtwin.ingest")
+Parser = Callable[[bytes], list[Reading | str]]
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    bucket_ms: int = 15 * 60 * 1000  # bounded buckets: appends stay cheap, KPIs read whole buckets
+    batch_observations: int = 20_000
+    max_delay_s: float = 0.05
+    queue_observations: int = 200_000
+    max_payload_bytes: int = 1_000_000
+
+
+@dataclass
+class Outcome:
+    accepted: int = 0
+    rejected: list[str] = field(default_factory=list)
+    durable: asyncio.Future[None] | None = None
+
+
+class Pipeline:
+    def __init__(
+        self,
+        store: GraphStore,
+        registry: Registry,
+        deadletters: DeadLetterStore,
+        settings: IngestSettings | None = None,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.deadletters = deadletters
+        self.settings = settings or IngestSettings()
+        self._queue: asyncio.Queue[tuple[list[Observation], asyncio.Future[None]]] = asyncio.Queue()
+        self._room = asyncio.Semaphore(self.settings.queue_observations)
+        self._writer: asyncio.Task[None] | None = None
+        self.written = 0
+        self.batches = 0
+        self.listeners: list[Callable[[list[Observation]], None]] = []
+        self._busy = False
+
+    async def __aenter__(self) -> Pipeline:
+        self._writer = asyncio.create_task(self._write_loop(), name="kgtwin-ingest-writer")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.drain()
+        if self._writer:
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
+
+    @property
+    def queue_depth(self) -> int:
+        return self.settings.queue_observations - self._room._value
+
+    async def drain(self) -> None:
+        """Wait until every queued observation is written."""
+        while not self._queue.empty() or self._busy:
+            await asyncio.sleep(0.01)
+
+    async def submit(
+        self, source: str, topic: str, payload: bytes, parse: Parser, *, record_rejections: bool = True
+    ) -> Outcome:
+        """Check a message, dead-letter what is wrong with it, queue the rest; see Outcome.durable.
+
+        A replay from the dead-letter store passes record_rejections=False: it keeps the letter itself.
+        """
+        outcome = Outcome()
+
+        def reject(reason: str, body: bytes) -> None:
+            if record_rejections:
+                self.deadletters.add(source, topic, reason, body)
+            outcome.rejected.append(reason)
+
+        if len(payload) > self.settings.max_payload_bytes:
+            reject(
+                f"oversized payload ({len(payload)} bytes, limit {self.settings.max_payload_bytes})",
+                payload[: self.settings.max_payload_bytes],
+            )
+            return outcome
+        try:
+            items = parse(payload)
+        except PayloadError as exc:
+            reject(str(exc), payload)
+            return outcome
+        arrived = now_ms()
+        accepted: list[Observation] = []
+        for item in items:
+            checked = self.registry.check(item, arrived) if isinstance(item, Reading) else Rejection(item, {})
+            if isinstance(checked, Observation):
+                accepted.append(checked)
+                continue
+            reject(checked.reason, orjson.dumps(checked.reading) if checked.reading else payload)
+        outcome.accepted = len(accepted)
+        outcome.durable = asyncio.get_running_loop().create_future()
+        if accepted:
+            await self.enqueue(accepted, outcome.durable)
+        else:
+            outcome.durable.set_result(None)
+        return outcome
+
+    async def enqueue(self, observations: list[Observation], done: asyncio.Future[None]) -> None:
+        for _ in observations:  # back-pressure: a full queue makes the connector wait
+            await self._room.acquire()
+        await self._queue.put((observations, done))
+
+    async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            first = await self._queue.get()
+            self._busy = True
+            batch = [first]
+            size = len(first[0])
+            deadline = loop.time() + self.settings.max_delay_s
+            while size < self.settings.batch_observations:
+                timeout = deadline - loop.time()
+                if timeout <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), timeout)
+                except TimeoutError:
+                    break
+                batch.append(item)
+                size += len(item[0])
+            observations = [o for obs, _ in batch for o in obs]
+            await self._write_until_done(observations)
+            for _ in range(size):
+                self._room.release()
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+            for listener in self.listeners:
+                listener(observations)
+            self._busy = not self._queue.empty()
+
+    async def _write_until_done(self, observations: list[Observation]) -> None:
+        """An engine that is down is waited for: acknowledged data is never dropped."""
+        delay = 0.2
+        while True:
+            try:
+                await self.write(observations)
+                return
+            except (EngineUnavailable, QueryError, OSError) as exc:
+                log.warning("writing %d observations failed (%s); retrying in %.1f s", len(observations), exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def write(self, observations: list[Observation]) -> None:
+        rows, bound = group(observations, self.settings.bucket_ms, self.registry)
+        await self.store.execute("ingest/append", {"rows": rows})
+        for label, targets in bound.items():
+            await self.store.execute("ingest/update_bound", {"rows": targets}, label=label)
+        self.written += len(observations)
+        self.batches += 1
+
+
+def group(
+    observations: list[Observation], bucket_ms: int, registry: Registry
+) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """One row per (point, bucket) with ascending, de-duplicated times; bound-property rows per label."""
+    by_bucket: dict[tuple[str, int], dict[int, Observation]] = defaultdict(dict)
+    latest: dict[str, Observation] = {}
+    for o in observations:
+        slot = by_bucket[(o.point_uid, o.ts - o.ts % bucket_ms)]
+        slot.setdefault(o.ts, o)  # the same point and time twice in a batch: the first one counts
+        current = latest.get(o.point_uid)
+        if current is None or o.ts > current.ts:
+            latest[o.point_uid] = o
+    rows = []
+    for (point, start), by_ts in by_bucket.items():
+        ordered = [by_ts[t] for t in sorted(by_ts)]
+        newest = latest[point]
+        rows.append(
+            {
+                "point": point,
+                "bucket": f"{point}@{start}",
+                "start": start,
+                "end": start + bucket_ms,
+                "ts": [o.ts for o in ordered],
+                "values": [o.value for o in ordered],
+                "quality": [o.quality for o in ordered],
+                "latestTs": newest.ts,
+                "latestValue": newest.value,
+                "latestQuality": newest.quality,
+            }
+        )
+    bound: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for point, newest in latest.items():
+        info = registry.points.get(point)
+        for binding in info.bindings if info else ():
+            value = newest.value * binding.factor + binding.offset
+            bound[binding.target_label].append(
+                {
+                    "target": binding.target_uid,
+                    "point": point,
+                    "ts": newest.ts,
+                    "props": {
+                        binding.property: value,
+                        f"{binding.property}.time": newest.ts,
+                        f"{binding.property}.source": f"sensor:{point}",
+                        f"{binding.property}.quality": newest.quality,
+                    },
+                }
+            )
+    return rows, bound

@@ -1,0 +1,31 @@
+// name: ingest/append
+// mode: write
+// params: {"rows": [{"point": "t-101", "bucket": "t-101@1767225600000", "start": 1767225600000, "end": 1767226500000, "ts": [1767225601000], "values": [21.5], "quality": ["good"], "latestTs": 1767225601000, "latestValue": 21.5, "latestQuality": "good"}]}
+// purpose: Appends observations (grouped by point and bucket, times ascending) to bounded time buckets, once each.
+UNWIND $rows AS row
+MATCH (p:Point {uid: row.point})
+MERGE (b:ObservationBucket {uid: row.bucket})
+ON CREATE SET b.point = row.point, b.start = row.start, b.end = row.end, b.kind = 'raw', b.ts = [], b.values = [],
+              b.quality = [], b.count = 0, b.sum = 0.0, b.sumsq = 0.0, b.lastTs = -1, b.sorted = true
+MERGE (p)-[:HAS_OBSERVATIONS]->(b)
+WITH p, b, row,
+     CASE WHEN row.ts[0] > b.lastTs THEN range(0, size(row.ts) - 1)
+          ELSE [i IN range(0, size(row.ts) - 1) WHERE NOT row.ts[i] IN b.ts] END AS fresh
+WITH p, b, row, [i IN fresh | row.ts[i]] AS stamps, [i IN fresh | row.values[i]] AS vals,
+     [i IN fresh | row.quality[i]] AS quals
+WITH p, b, row, stamps, vals, quals,
+     size(stamps) = 0 OR stamps[0] > b.lastTs AS inOrder,
+     reduce(m = b.lastTs, t IN stamps | CASE WHEN t > m THEN t ELSE m END) AS lastTs,
+     reduce(s = 0.0, v IN vals | s + v) AS addSum,
+     reduce(s = 0.0, v IN vals | s + v * v) AS addSumSq,
+     reduce(m = b.min, v IN vals | CASE WHEN m IS NULL OR v < m THEN v ELSE m END) AS newMin,
+     reduce(m = b.max, v IN vals | CASE WHEN m IS NULL OR v > m THEN v ELSE m END) AS newMax
+SET b.ts = b.ts + stamps, b.values = b.values + vals, b.quality = b.quality + quals,
+    b.sorted = b.sorted AND inOrder, b.lastTs = lastTs, b.count = b.count + size(stamps),
+    b.sum = b.sum + addSum, b.sumsq = b.sumsq + addSumSq, b.min = newMin, b.max = newMax
+// No WHERE after the SETs above: FalkorDB drops earlier updates of rows a later filter removes.
+WITH p, row, p.lastTime IS NULL OR row.latestTs >= p.lastTime AS newest
+SET p.lastValue = CASE WHEN newest THEN row.latestValue ELSE p.lastValue END,
+    p.lastQuality = CASE WHEN newest THEN row.latestQuality ELSE p.lastQuality END,
+    p.lastTime = CASE WHEN newest THEN row.latestTs ELSE p.lastTime END,
+    p.stale = false
