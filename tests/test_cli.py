@@ -155,3 +155,56 @@ def test_the_demo_loads_a_building_into_the_embedded_engine(tmp_path: Path) -> N
         assert {"label": "Storey", "nodes": 2} in counts and {"label": "Space", "nodes": 4} in counts
     finally:
         run_cli("db", "stop", data_dir=tmp_path)
+
+
+def test_a_sensor_registry_loads_and_dead_letters_replay_once_the_point_exists(tmp_path: Path) -> None:
+    import asyncio
+
+    import orjson
+
+    from kgtwin.config import Settings
+    from kgtwin.ingest.deadletter import DeadLetterStore
+    from kgtwin.ingest.observations import Registry
+    from kgtwin.ingest.payloads import readings_from_json
+    from kgtwin.ingest.pipeline import Pipeline
+    from kgtwin.store import open_store
+
+    model = tmp_path / "b.ifc"
+    run_cli("sample", "ifc", str(model), "--storeys", "1", "--spaces-per-storey", "1", data_dir=tmp_path)
+    assert run_cli("load", "ifc", str(model), "--model", "b", data_dir=tmp_path).returncode == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("points:\n  - {id: p1, class: Temperature_Sensor, unit: blorps}\n")
+    refused = run_cli("load", "sensors", str(bad), data_dir=tmp_path)
+    assert refused.returncode == 2 and "unknown unit 'blorps'" in refused.stderr
+
+    # A reading for a point nobody has declared yet is dead-lettered...
+    async def send() -> None:
+        async with await open_store(Settings(data_dir=tmp_path)) as store:
+            deadletters = DeadLetterStore(tmp_path / "deadletter.sqlite")
+            async with Pipeline(store, await Registry.load(store), deadletters) as pipeline:
+                payload = orjson.dumps({"sensor_id": "late-sensor", "value": 4.5, "timestamp": 1767225600000})
+                outcome = await pipeline.submit("test", "site/late-sensor", payload, readings_from_json)
+                assert outcome.rejected == ["unknown point 'late-sensor'"]
+
+    asyncio.run(send())
+    listed = json.loads(run_cli("deadletter", "list", "-f", "json", data_dir=tmp_path).stdout)
+    assert [(d["reason"], d["topic"]) for d in listed] == [("unknown point 'late-sensor'", "site/late-sensor")]
+    assert "0 replayed into the graph, 1 still rejected" in run_cli("deadletter", "replay", data_dir=tmp_path).stdout
+
+    # ...until the registry declares it; then a replay brings the reading in and empties the store.
+    good = tmp_path / "sensors.csv"
+    good.write_text("id,class,unit,interval,min,max\nlate-sensor,Pressure_Sensor,kPa,60,0,200\n")
+    loaded = run_cli("load", "sensors", str(good), data_dir=tmp_path)
+    assert loaded.returncode == 0 and "1 points declared" in loaded.stdout
+    assert "1 replayed into the graph, 0 still rejected" in run_cli("deadletter", "replay", data_dir=tmp_path).stdout
+    assert json.loads(run_cli("deadletter", "list", "-f", "json", data_dir=tmp_path).stdout) == []
+    rows = json.loads(
+        run_cli(
+            "cypher",
+            "-f",
+            "json",
+            "MATCH (p:Point {pointId: 'late-sensor'}) RETURN p.lastValue AS v, p.unit AS unit, p.maxLimit AS max",
+            data_dir=tmp_path,
+        ).stdout
+    )
+    assert rows == [{"v": 4.5, "unit": "kPa", "max": 200.0}]
