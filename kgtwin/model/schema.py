@@ -7,8 +7,8 @@ carry their IFC `globalId`, unique within a model.
 
 from kgtwin.store.base import IndexSpec
 
-KEYED_LABELS = (
-    "Model",
+# The labels a model file (IFC) produces; a reload compares and sweeps exactly these.
+MODEL_LABELS = (
     "Project",
     "Site",
     "Building",
@@ -17,14 +17,11 @@ KEYED_LABELS = (
     "Zone",
     "Element",
     "ElementType",
-    "Point",
-    "Equipment",
-    "ObservationBucket",
     "WorkSchedule",
     "Activity",
-    "Anomaly",
-    "Event",
 )
+# Every label whose nodes carry a graph-wide unique uid.
+KEYED_LABELS = ("Model", *MODEL_LABELS, "Point", "Equipment", "ObservationBucket", "Anomaly", "Event")
 
 INDEXES: tuple[IndexSpec, ...] = (
     *(IndexSpec(label, "uid", unique=True) for label in KEYED_LABELS),

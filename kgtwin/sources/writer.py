@@ -14,23 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kgtwin.model.graph import ModelGraph, is_file_key
-from kgtwin.model.schema import INDEXES
+from kgtwin.model.schema import INDEXES, MODEL_LABELS
 from kgtwin.store import GraphStore
 from kgtwin.store.base import Transaction
 from kgtwin.store.queries import named
 
-MODEL_LABELS = (
-    "Project",
-    "Site",
-    "Building",
-    "Storey",
-    "Space",
-    "Zone",
-    "Element",
-    "ElementType",
-    "WorkSchedule",
-    "Activity",
-)
 BATCH = 2000
 Progress = Callable[[str, int, int], None]
 
