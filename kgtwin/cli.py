@@ -370,6 +370,41 @@ def ingest_mqtt(
     run_with_store(settings, work)
 
 
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    point: Annotated[str, typer.Argument(help="Point id (the field's) or uid.")],
+    since: Annotated[str, typer.Option("--from", help="Start: ISO 8601 or epoch ms.")],
+    until: Annotated[str | None, typer.Option("--to", help="End (default: now).")] = None,
+    every: Annotated[str | None, typer.Option(help="Downsample: an interval such as 5min, 1h.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+) -> None:
+    """A point's observations over a time range, raw or as min/max/avg/count per interval."""
+    from kgtwin.ingest.history import downsample, raw_series
+    from kgtwin.ingest.observations import now_ms, parse_time
+    from kgtwin.sources.sensors import units
+
+    start, end = parse_time(since, 0), parse_time(until, now_ms()) if until else now_ms()
+    if not start or end is None or end <= start:
+        raise ConfigError(f"--from {since!r} and --to {until!r} must be times with --from before --to")
+    series = run_with_store(settings_of(ctx), lambda store: raw_series(store, point, start, end))
+    if every is None:
+        rows = [{"ts": int(t), "value": float(v)} for t, v in zip(series.ts, series.values, strict=True)]
+    else:
+        try:
+            every_ms = int(units.Quantity(every).to("ms").magnitude)
+        except Exception:
+            raise ConfigError(f"--every {every!r} is not a duration such as 5min or 1h") from None
+        if every_ms <= 0:
+            raise ConfigError("--every must be longer than zero")
+        d = downsample(series, every_ms)
+        rows = [
+            {"start": int(s), "count": int(c), "min": float(lo), "max": float(hi), "avg": float(a)}
+            for s, c, lo, hi, a in zip(d.start, d.count, d.min, d.max, d.avg, strict=True)
+        ]
+    print_rows(rows, fmt)
+
+
 @deadletter_app.command("list")
 def deadletter_list(
     ctx: typer.Context,

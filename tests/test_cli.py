@@ -208,3 +208,31 @@ def test_a_sensor_registry_loads_and_dead_letters_replay_once_the_point_exists(t
         ).stdout
     )
     assert rows == [{"v": 4.5, "unit": "kPa", "max": 200.0}]
+    shown = run_cli(
+        "history",
+        "late-sensor",
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--to",
+        "2026-01-02T00:00:00Z",
+        "-f",
+        "json",
+        data_dir=tmp_path,
+    )
+    assert json.loads(shown.stdout) == [{"ts": 1767225600000, "value": 4.5}]
+    hourly = run_cli(
+        "history",
+        "late-sensor",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-02",
+        "--every",
+        "1h",
+        "-f",
+        "json",
+        data_dir=tmp_path,
+    )
+    assert json.loads(hourly.stdout) == [{"start": 1767225600000, "count": 1, "min": 4.5, "max": 4.5, "avg": 4.5}]
+    backwards = run_cli("history", "late-sensor", "--from", "2026-01-02", "--to", "2026-01-01", data_dir=tmp_path)
+    assert backwards.returncode == 2 and "--from before --to" in backwards.stderr

@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 from kgtwin.ingest.deadletter import DeadLetterStore
+from kgtwin.ingest.history import downsample, raw_series
 from kgtwin.ingest.mqtt import MqttSettings, run_mqtt
 from kgtwin.ingest.observations import Registry
 from kgtwin.ingest.pipeline import IngestSettings, Pipeline
@@ -101,7 +102,7 @@ async def test_readings_land_on_their_point_bucket_and_bound_property(
 ) -> None:
     point, room = await building_with_sensors(store, tmp_path)
     topic = f"t{uuid.uuid4().hex[:8]}"
-    base = (int(time.time()) - 600) * 1000
+    base = (int(time.time()) - 600) // 60 * 60_000  # a whole minute: interval edges are known
     readings = [
         {"sensor_id": point, "value": 20.0 + i / 10, "unit": "degC", "timestamp": base + i * 1000} for i in range(50)
     ]
@@ -124,6 +125,15 @@ async def test_readings_land_on_their_point_bucket_and_bound_property(
     assert values[50] == pytest.approx(25.0) and rows[-1]["last"] == pytest.approx(25.0)
     for r in rows:  # every bucket holds only its own time slice
         assert all(r["start"] <= t < r["start"] + IngestSettings().bucket_ms for t in r["ts"])
+    # Read back: raw over a sub-range, and per 10 s interval.
+    series = await raw_series(store, point, base + 5_000, base + 45_000)
+    assert list(series.ts) == [base + i * 1000 for i in range(5, 45)]
+    tens = downsample(await raw_series(store, point, base, base + 60_000), 10_000)
+    assert list(tens.count) == [10, 10, 10, 10, 10, 1]
+    assert list(tens.start) == [base + k * 10_000 for k in range(6)]
+    assert (
+        tens.min[0] == pytest.approx(20.0) and tens.max[4] == pytest.approx(24.9) and tens.avg[5] == pytest.approx(25.0)
+    )
     bound = await store.run("MATCH (s:Space {uid: $room}) RETURN properties(s) AS p", {"room": room})
     props = bound[0]["p"]
     assert props["airTemperature"] == pytest.approx(77.0)  # bound in °F
