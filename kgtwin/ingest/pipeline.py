@@ -26,9 +26,10 @@ Parser = Callable[[bytes], list[Reading | str]]
 @dataclass(frozen=True)
 class IngestSettings:
     bucket_ms: int = 15 * 60 * 1000  # bounded buckets: appends stay cheap, KPIs read whole buckets
-    batch_observations: int = 20_000
+    # Under load the queue holds many readings per point; large batches group them into few rows.
+    batch_observations: int = 100_000
     max_delay_s: float = 0.05
-    queue_observations: int = 200_000
+    queue_observations: int = 400_000
     max_payload_bytes: int = 1_000_000
 
 
