@@ -30,7 +30,9 @@ def child(path: str, engine: str, data: str) -> None:
     from kgtwin.store import open_store
 
     async def go() -> dict[str, float]:
-        settings = Settings(graph="embedded" if engine == "falkordb" else "local-neo4j", data_dir=Path(data))
+        settings = Settings.from_env().with_overrides(
+            graph="embedded" if engine == "falkordb" else "local-neo4j", data_dir=Path(data)
+        )
         store = await open_store(settings)
         try:
             began = time.perf_counter()
@@ -53,6 +55,7 @@ def child(path: str, engine: str, data: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1k,10k,100k")
+    parser.add_argument("--engines", default="falkordb,neo4j", help="KGTWIN_NEO4J_HEAP sizes the local Neo4j")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -62,7 +65,7 @@ def main() -> None:
     from kgtwin.sources.ifc.sample import SampleSpec, write_sample
     from kgtwin.store import local
 
-    engines = ["falkordb"] + ([] if os.environ.get("KGTWIN_SKIP_NEO4J") == "1" else ["neo4j"])
+    engines = [e for e in args.engines.split(",") if not (e == "neo4j" and os.environ.get("KGTWIN_SKIP_NEO4J") == "1")]
     print(
         f"{'size':<6}{'engine':<10}{'elements':>9}{'elem/s':>10}{'parse s':>9}{'extract s':>10}{'write s':>9}"
         f"{'write %':>9}{'peak MiB':>10}"
@@ -74,7 +77,7 @@ def main() -> None:
             write_sample(path, SampleSpec(storeys=storeys, spaces_per_storey=rooms))
             for engine in engines:
                 data = Path(tmp) / f"data-{size}-{engine}"
-                settings = Settings(data_dir=data)
+                settings = Settings.from_env().with_overrides(data_dir=data)
                 # The engine is started once beforehand so that the figure is the load, not the JVM start.
                 local.start(settings, engine, persistent=True)
                 try:

@@ -341,13 +341,16 @@ def ingest_mqtt(
     topic: Annotated[list[str], typer.Option(help="Topic filter; repeatable.")] = ["kgtwin/observations/#"],  # noqa: B006
     share_group: Annotated[str | None, typer.Option(help="Split the stream with other workers of this group.")] = None,
     client_id: Annotated[str, typer.Option(help="MQTT client id (the broker keeps its session).")] = "kgtwin-ingest",
+    raw_retention: Annotated[
+        str | None, typer.Option(help="Roll up raw observations older than this (e.g. 7d).")
+    ] = None,
 ) -> None:
     """Consume observations from MQTT (JSON objects or arrays) until interrupted."""
     import os
 
     from kgtwin.ingest.mqtt import MqttSettings, run_mqtt
     from kgtwin.ingest.observations import Registry
-    from kgtwin.ingest.pipeline import Pipeline
+    from kgtwin.ingest.pipeline import IngestSettings, Pipeline
 
     settings = settings_of(ctx)
     mqtt = MqttSettings(
@@ -361,11 +364,26 @@ def ingest_mqtt(
     )
     deadletters = deadletter_store(settings)
 
+    retention_ms = duration_ms(raw_retention, "--raw-retention") if raw_retention else None
+
     async def work(store: GraphStore) -> None:
+        from kgtwin.ingest.observations import now_ms
+        from kgtwin.ingest.retention import compact
+
         registry = await Registry.load(store)
-        async with Pipeline(store, registry, deadletters) as pipeline:
+
+        async def keep_compacting() -> None:
+            while retention_ms:
+                await compact(store, now_ms() - retention_ms, 60_000)
+                await asyncio.sleep(600)
+
+        compactor = asyncio.create_task(keep_compacting())
+        async with Pipeline(store, registry, deadletters, IngestSettings(raw_retention_ms=retention_ms)) as pipeline:
             err.print(f"ingesting from mqtt://{host}:{port} {', '.join(topic)} for {len(registry.points)} point ids")
-            await run_mqtt(pipeline, mqtt)
+            try:
+                await run_mqtt(pipeline, mqtt)
+            finally:
+                compactor.cancel()
 
     run_with_store(settings, work)
 
@@ -382,7 +400,6 @@ def history(
     """A point's observations over a time range, raw or as min/max/avg/count per interval."""
     from kgtwin.ingest.history import downsample, raw_series
     from kgtwin.ingest.observations import now_ms, parse_time
-    from kgtwin.sources.sensors import units
 
     start, end = parse_time(since, 0), parse_time(until, now_ms()) if until else now_ms()
     if not start or end is None or end <= start:
@@ -391,18 +408,41 @@ def history(
     if every is None:
         rows = [{"ts": int(t), "value": float(v)} for t, v in zip(series.ts, series.values, strict=True)]
     else:
-        try:
-            every_ms = int(units.Quantity(every).to("ms").magnitude)
-        except Exception:
-            raise ConfigError(f"--every {every!r} is not a duration such as 5min or 1h") from None
-        if every_ms <= 0:
-            raise ConfigError("--every must be longer than zero")
+        every_ms = duration_ms(every, "--every")
         d = downsample(series, every_ms)
         rows = [
             {"start": int(s), "count": int(c), "min": float(lo), "max": float(hi), "avg": float(a)}
             for s, c, lo, hi, a in zip(d.start, d.count, d.min, d.max, d.avg, strict=True)
         ]
     print_rows(rows, fmt)
+
+
+def duration_ms(text: str, option: str) -> int:
+    from kgtwin.sources.sensors import units
+
+    try:
+        value = int(units.Quantity(text).to("ms").magnitude)
+    except Exception:
+        raise ConfigError(f"{option} {text!r} is not a duration such as 15min, 1h or 7d") from None
+    if value <= 0:
+        raise ConfigError(f"{option} must be longer than zero")
+    return value
+
+
+@app.command("compact")
+def compact_command(
+    ctx: typer.Context,
+    older_than: Annotated[str, typer.Option(help="Roll up raw observations older than this (e.g. 7d).")],
+    every: Annotated[str, typer.Option(help="Roll-up interval.")] = "1min",
+) -> None:
+    """Retention: turn old raw buckets into count/min/max/avg per interval."""
+    from kgtwin.ingest.observations import now_ms
+    from kgtwin.ingest.retention import compact
+
+    before = now_ms() - duration_ms(older_than, "--older-than")
+    every_ms = duration_ms(every, "--every")
+    rolled = run_with_store(settings_of(ctx), lambda store: compact(store, before, every_ms))
+    out.print(f"{rolled} buckets rolled up to {every} intervals")
 
 
 @deadletter_app.command("list")

@@ -236,3 +236,11 @@ def test_a_sensor_registry_loads_and_dead_letters_replay_once_the_point_exists(t
     assert json.loads(hourly.stdout) == [{"start": 1767225600000, "count": 1, "min": 4.5, "max": 4.5, "avg": 4.5}]
     backwards = run_cli("history", "late-sensor", "--from", "2026-01-02", "--to", "2026-01-01", data_dir=tmp_path)
     assert backwards.returncode == 2 and "--from before --to" in backwards.stderr
+    compacted = run_cli("compact", "--older-than", "1d", "--every", "1h", data_dir=tmp_path)
+    assert compacted.returncode == 0 and "1 buckets rolled up to 1h intervals" in compacted.stdout
+    assert json.loads(
+        run_cli(
+            "history", "late-sensor", "--from", "2026-01-01", "--to", "2026-01-02", "-f", "json", data_dir=tmp_path
+        ).stdout
+    ) == [{"ts": 1767225600000, "value": 4.5}]
+    assert run_cli("compact", "--older-than", "soon", data_dir=tmp_path).returncode == 2

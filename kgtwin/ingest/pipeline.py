@@ -31,6 +31,7 @@ class IngestSettings:
     max_delay_s: float = 0.05
     queue_observations: int = 400_000
     max_payload_bytes: int = 1_000_000
+    raw_retention_ms: int | None = None  # None keeps raw observations for ever
 
 
 @dataclass
@@ -108,6 +109,12 @@ class Pipeline:
         accepted: list[Observation] = []
         for item in items:
             checked = self.registry.check(item, arrived) if isinstance(item, Reading) else Rejection(item, {})
+            retention = self.settings.raw_retention_ms
+            if isinstance(checked, Observation) and retention is not None and checked.ts < arrived - retention:
+                # Its bucket is rolled up already; a raw value there would pass for an average.
+                checked = Rejection(
+                    "timestamp older than the raw retention", {"sensor_id": item.point, "ts": checked.ts}
+                )
             if isinstance(checked, Observation):
                 accepted.append(checked)
                 continue
