@@ -157,6 +157,7 @@ def test_two_processes_share_one_server_which_stops_after_the_last_leaves(fresh_
     assert alive(seen_first["server_pid"])
     second.communicate("\n", timeout=30)
     wait_until(lambda: not alive(seen_first["server_pid"]), 30)
+    wait_until(lambda: not local.supervisor_alive(fresh_data / "falkordb"), 30)
     assert not (fresh_data / "falkordb" / "state.json").exists()  # a clean shutdown leaves no lock
 
 
