@@ -101,3 +101,14 @@ def plain_node(labels: Sequence[str], properties: Mapping[str, Any]) -> Row:
 
 def plain_relationship(rel_type: str, properties: Mapping[str, Any]) -> Row:
     return {"_type": rel_type, **properties}
+
+
+READ_ONLY_REFUSAL = (
+    "this session is read-only: the statement writes to the graph (use --write, or the admin role, to change the graph)"
+)
+
+
+def first_line(exc: BaseException) -> str:
+    """An engine's or driver's error as one line for the user."""
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -15,7 +15,16 @@ from falkordb.node import Node
 from falkordb.path import Path as GraphPath
 
 from kgtwin.errors import AuthenticationFailed, EngineUnavailable, QueryError, ReadOnlyViolation
-from kgtwin.store.base import GraphStore, IndexSpec, Row, Transaction, plain_node, plain_relationship
+from kgtwin.store.base import (
+    READ_ONLY_REFUSAL,
+    GraphStore,
+    IndexSpec,
+    Row,
+    Transaction,
+    first_line,
+    plain_node,
+    plain_relationship,
+)
 
 # A restarted server (the supervisor restarts a killed one) takes a moment to load its
 # append-only file; statements are retried across that gap. kgtwin's writes are idempotent
@@ -46,7 +55,7 @@ class FalkorStore(GraphStore):
                 f"FalkorDB at {host}:{port} refused the password; check KGTWIN_GRAPH or KGTWIN_FALKORDB_PASSWORD"
             ) from exc
         except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
-            raise EngineUnavailable(f"cannot reach FalkorDB at {host}:{port}: {_reason(exc)}") from exc
+            raise EngineUnavailable(f"cannot reach FalkorDB at {host}:{port}: {first_line(exc)}") from exc
         except redis_errors.ResponseError as exc:
             raise _refused(host, port, exc) from exc
         try:
@@ -64,7 +73,7 @@ class FalkorStore(GraphStore):
             raise _refused(host, port, exc) from exc
         except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
             await store._close_connection()
-            raise EngineUnavailable(f"cannot reach FalkorDB at {host}:{port}: {_reason(exc)}") from exc
+            raise EngineUnavailable(f"cannot reach FalkorDB at {host}:{port}: {first_line(exc)}") from exc
         return store
 
     async def run(self, statement: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> list[Row]:
@@ -167,15 +176,12 @@ class FalkorStore(GraphStore):
             except redis_errors.ResponseError as exc:
                 message = str(exc)
                 if "read-only queries" in message:
-                    raise ReadOnlyViolation(
-                        "this session is read-only: the statement writes to the graph (use --write, "
-                        "or the admin role, to change the graph)"
-                    ) from exc
+                    raise ReadOnlyViolation(READ_ONLY_REFUSAL) from exc
                 if "LOADING" not in message:
                     raise QueryError(f"FalkorDB rejected the statement: {message}") from exc
             except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
                 if asyncio.get_running_loop().time() > deadline:
-                    raise EngineUnavailable(f"lost FalkorDB at {self.description}: {_reason(exc)}") from exc
+                    raise EngineUnavailable(f"lost FalkorDB at {self.description}: {first_line(exc)}") from exc
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
 
@@ -215,7 +221,3 @@ def _refused(host: str, port: int, exc: redis_errors.ResponseError) -> Exception
             "KGTWIN_GRAPH (falkordb://:PASSWORD@host:port/graph) or KGTWIN_FALKORDB_PASSWORD"
         )
     return EngineUnavailable(f"FalkorDB at {host}:{port} answered: {exc}")
-
-
-def _reason(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

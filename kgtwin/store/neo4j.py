@@ -12,7 +12,16 @@ from neo4j import AsyncGraphDatabase
 from neo4j.graph import Node, Path, Relationship
 
 from kgtwin.errors import AuthenticationFailed, EngineUnavailable, QueryError, ReadOnlyViolation
-from kgtwin.store.base import GraphStore, IndexSpec, Row, Transaction, plain_node, plain_relationship
+from kgtwin.store.base import (
+    READ_ONLY_REFUSAL,
+    GraphStore,
+    IndexSpec,
+    Row,
+    Transaction,
+    first_line,
+    plain_node,
+    plain_relationship,
+)
 
 
 class Neo4jStore(GraphStore):
@@ -48,7 +57,7 @@ class Neo4jStore(GraphStore):
             ) from exc
         except (neo4j_errors.ServiceUnavailable, neo4j_errors.DriverError, OSError) as exc:
             await driver.close()
-            raise EngineUnavailable(f"cannot reach Neo4j at {uri}: {_reason(exc)}") from exc
+            raise EngineUnavailable(f"cannot reach Neo4j at {uri}: {first_line(exc)}") from exc
         except ValueError as exc:
             await driver.close()
             raise EngineUnavailable(f"cannot use Neo4j at {uri}: {exc}") from exc
@@ -69,7 +78,7 @@ class Neo4jStore(GraphStore):
         except neo4j_errors.Neo4jError as exc:
             raise self._user_error(exc) from exc
         except (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired) as exc:
-            raise EngineUnavailable(f"lost Neo4j at {self.description}: {_reason(exc)}") from exc
+            raise EngineUnavailable(f"lost Neo4j at {self.description}: {first_line(exc)}") from exc
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -85,15 +94,12 @@ class Neo4jStore(GraphStore):
         except neo4j_errors.Neo4jError as exc:
             raise self._user_error(exc) from exc
         except (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired) as exc:
-            raise EngineUnavailable(f"lost Neo4j at {self.description}: {_reason(exc)}") from exc
+            raise EngineUnavailable(f"lost Neo4j at {self.description}: {first_line(exc)}") from exc
 
     @staticmethod
     def _user_error(exc: neo4j_errors.Neo4jError) -> QueryError:
         if exc.code == "Neo.ClientError.Statement.AccessMode":
-            return ReadOnlyViolation(
-                "this session is read-only: the statement writes to the graph (use --write, "
-                "or the admin role, to change the graph)"
-            )
+            return ReadOnlyViolation(READ_ONLY_REFUSAL)
         return QueryError(f"Neo4j rejected the statement: {exc.message}")
 
     async def explain(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
@@ -144,8 +150,3 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "iso_format"):  # neo4j.time types; kgtwin itself stores epoch milliseconds
         return value.iso_format()
     return value
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc)
-    return text.splitlines()[0] if text else type(exc).__name__
