@@ -54,7 +54,8 @@ class Pipeline:
         self.deadletters = deadletters
         self.settings = settings or IngestSettings()
         self._queue: asyncio.Queue[tuple[list[Observation], asyncio.Future[None]]] = asyncio.Queue()
-        self._room = asyncio.Semaphore(self.settings.queue_observations)
+        self._queued = 0  # observations queued or being written
+        self._space = asyncio.Condition()
         self._writer: asyncio.Task[None] | None = None
         self.written = 0
         self.batches = 0
@@ -73,7 +74,7 @@ class Pipeline:
 
     @property
     def queue_depth(self) -> int:
-        return self.settings.queue_observations - self._room._value
+        return self._queued
 
     async def drain(self) -> None:
         """Wait until every queued observation is written."""
@@ -128,8 +129,10 @@ class Pipeline:
         return outcome
 
     async def enqueue(self, observations: list[Observation], done: asyncio.Future[None]) -> None:
-        for _ in observations:  # back-pressure: a full queue makes the connector wait
-            await self._room.acquire()
+        limit = self.settings.queue_observations
+        async with self._space:  # back-pressure: a full queue makes the connector wait
+            await self._space.wait_for(lambda: self._queued == 0 or self._queued + len(observations) <= limit)
+            self._queued += len(observations)
         await self._queue.put((observations, done))
 
     async def _write_loop(self) -> None:
@@ -152,8 +155,9 @@ class Pipeline:
                 size += len(item[0])
             observations = [o for obs, _ in batch for o in obs]
             await self._write_until_done(observations)
-            for _ in range(size):
-                self._room.release()
+            async with self._space:
+                self._queued -= size
+                self._space.notify_all()
             for _, done in batch:
                 if not done.done():
                     done.set_result(None)
