@@ -249,6 +249,8 @@ class _Builder:
             container = self.uid(rel.RelatingStructure)
             for element in rel.RelatedElements:
                 g.add_rel("CONTAINS_ELEMENT", container, self.uid(element))
+                if self.uid(element) in self.points:  # a sensor is a point of the space it is in
+                    g.add_rel("HAS_POINT", container, self.uid(element), {"via": "containment"})
         for rel in self.ifc.by_type("IfcRelReferencedInSpatialStructure"):
             container = self.uid(rel.RelatingStructure)
             for element in rel.RelatedElements:
@@ -278,11 +280,7 @@ class _Builder:
 
     def _controls(self) -> None:
         """Points hang off what they are in or assigned to (brick:hasPoint / isPointOf)."""
-        g = self.graph
-        for rel in self.ifc.by_type("IfcRelContainedInSpatialStructure"):
-            for element in rel.RelatedElements:
-                if self.uid(element) in self.points:
-                    g.add_rel("HAS_POINT", self.uid(rel.RelatingStructure), self.uid(element), {"via": "containment"})
+        g = self.graph  # (points in a space or storey get HAS_POINT with containment, in _structure)
         for rel in self.ifc.by_type("IfcRelFlowControlElements"):
             for control in rel.RelatedControlElements:
                 if self.uid(control) in self.points:
