@@ -1,0 +1,3 @@
+from kgtwin.cli import run
+
+run()
