@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,8 +42,15 @@ FILE_KEYS = frozenset(
         "summary",
         "startTime",
         "finishTime",
+        # where a node is: uids of its building, storey and space (see LOCATION_KEYS)
+        "building",
+        "storey",
+        "space",
     }
 )
+# Denormalised location: scoped API keys, subscriptions and roll-ups filter on a property
+# instead of walking the spatial tree for every node.
+LOCATION_KEYS = ("building", "storey", "space")
 
 
 def is_file_key(key: str) -> bool:
@@ -60,6 +67,7 @@ class ModelGraph:
     nodes: dict[NodeKey, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     rels: dict[RelKey, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     label_of: dict[str, str] = field(default_factory=dict)  # uid -> keyed label
+    props_of: dict[str, dict[str, Any]] = field(default_factory=dict)  # uid -> the row's properties
     _rel_seen: set[tuple[str, str, str]] = field(default_factory=set)
 
     def uid(self, local_id: str) -> str:
@@ -77,6 +85,7 @@ class ModelGraph:
         if stray:
             raise ValueError(f"node {uid}: {stray} are not keys a model file states (see FILE_KEYS)")
         props["model"] = self.model
+        self.props_of[uid] = props
         self.nodes[(label, tuple(sorted(set(extra_labels) - {label})))].append({"uid": uid, "props": props})
 
     def add_rel(self, rel_type: str, start: str, end: str, props: dict[str, Any] | None = None) -> bool:
@@ -89,6 +98,39 @@ class ModelGraph:
         key = (rel_type, self.label_of[start], self.label_of[end])
         self.rels[key].append({"start": start, "end": end, "props": props or {}})
         return True
+
+    def locate(self) -> None:
+        """Give every node under a building the uids of its building, storey and space.
+
+        Walks down the spatial tree and containment (parts, points, openings and what fills them
+        follow their host); the first place a node is reached from wins, so an element both
+        contained in a storey and a part of something elsewhere is located once.
+        """
+        down: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for (rel_type, _, _), rows in self.rels.items():
+            if rel_type in ("HAS_STOREY", "HAS_SPACE", "CONTAINS_ELEMENT", "HAS_SUB_ELEMENT", "HAS_POINT"):
+                for row in rows:
+                    down[row["start"]].append((rel_type, row["end"]))
+            elif rel_type in ("VOIDS", "FILLS"):  # an opening is where its wall is, a door where its opening is
+                for row in rows:
+                    down[row["end"]].append((rel_type, row["start"]))
+        roots = [uid for uid, label in self.label_of.items() if label == "Building"]
+        seen = set(roots)
+        queue = deque((uid, {"building": uid}) for uid in roots)
+        while queue:
+            uid, where = queue.popleft()
+            for _, child in down.get(uid, ()):
+                if child in seen:
+                    continue
+                seen.add(child)
+                place = dict(where)
+                self.props_of[child].update(place)
+                label = self.label_of[child]
+                if label == "Storey":
+                    place = {"building": place["building"], "storey": child}
+                elif label == "Space":
+                    place = {**place, "space": child}
+                queue.append((child, place))
 
     def count(self, label: str) -> int:
         return sum(len(rows) for (key, extra), rows in self.nodes.items() if label == key or label in extra)

@@ -314,3 +314,29 @@ async def test_zones_materials_and_classifications_come_along(store: GraphStore,
         "MATCH (w:Element:IfcWall {model: 'z'}) RETURN w.materials AS materials, w.classification AS classes LIMIT 1"
     )
     assert rows == [{"materials": ["Concrete C30/37"], "classes": ["Uniclass: EF_25_10 Walls"]}]
+
+
+async def test_every_located_node_carries_its_building_storey_and_space(store: GraphStore) -> None:
+    """Scoped keys, subscriptions and roll-ups read where a node is from its own properties."""
+    path = IFC_DIR / "LargeBuilding.ifc"
+    ifc = ifcopenshell.open(str(path))
+    await load_ifc(store, path, model="m")
+    storey_of = {}
+    for rel in ifc.by_type("IfcRelContainedInSpatialStructure"):
+        container = rel.RelatingStructure
+        storey = container if container.is_a("IfcBuildingStorey") else ifcopenshell.util.element.get_aggregate(container)
+        for element in rel.RelatedElements:
+            storey_of[element.GlobalId] = (storey.GlobalId, container.GlobalId if container.is_a("IfcSpace") else None)
+    for rel in ifc.by_type("IfcRelFillsElement"):  # a window is where the wall of its opening is
+        wall = rel.RelatingOpeningElement.VoidsElements[0].RelatingBuildingElement
+        storey_of[rel.RelatedBuildingElement.GlobalId] = storey_of[wall.GlobalId]
+    rows = await store.run(
+        "MATCH (e:Element {model: 'm'}) RETURN e.globalId AS id, e.building AS building, e.storey AS storey, "
+        "e.space AS space"
+    )
+    building = f"m:{ifc.by_type('IfcBuilding')[0].GlobalId}"
+    assert all(r["building"] == building for r in rows)
+    located = {r["id"]: (r["storey"], r["space"]) for r in rows}
+    for element, (storey, space) in storey_of.items():
+        assert located[element] == (f"m:{storey}", f"m:{space}" if space else None), element
+    assert sum(1 for _, space in located.values() if space) == 14  # the furniture, contained in rooms

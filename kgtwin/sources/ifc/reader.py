@@ -121,6 +121,7 @@ class _Builder:
         self._types()
         self._structure()
         self._controls()
+        self.graph.locate()
         add_schedules(self.graph, self.ifc)
 
     def _common(self, entity: ifcopenshell.entity_instance) -> dict[str, Any]:
