@@ -191,5 +191,3 @@ def run() -> None:
             sys.exit(exc.exit_code)
         raise
     sys.exit(code if isinstance(code, int) else 0)
-
-

@@ -50,6 +50,7 @@ class Binding:
     property: str
     factor: float  # value in the point's unit * factor + offset = value in the property's unit
     offset: float
+    rule: str = "physical_wins"  # see kgtwin.sources.field
 
 
 @dataclass
@@ -82,7 +83,16 @@ class Registry:
                 factor, offset = linear(row["unit"] or "dimensionless", b.get("unit") or row["unit"] or "dimensionless")
                 label = "Space" if "Space" in b["labels"] else "Element"
                 scale, extra = float(b.get("scale") or 1.0), float(b.get("offset") or 0.0)
-                bindings.append(Binding(b["target"], label, b["property"], factor * scale, offset * scale + extra))
+                bindings.append(
+                    Binding(
+                        b["target"],
+                        label,
+                        b["property"],
+                        factor * scale,
+                        offset * scale + extra,
+                        b.get("conflict") or "physical_wins",
+                    )
+                )
             info = PointInfo(
                 uid=row["uid"],
                 unit=row["unit"],

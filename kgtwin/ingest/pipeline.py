@@ -226,6 +226,8 @@ def group(
                     "target": binding.target_uid,
                     "point": point,
                     "ts": newest.ts,
+                    "property": binding.property,
+                    "rule": binding.rule,
                     "props": {
                         binding.property: value,
                         f"{binding.property}.time": newest.ts,

@@ -25,11 +25,15 @@ KEYED_LABELS = ("Model", *MODEL_LABELS, "Point", "Equipment", "ObservationBucket
 
 INDEXES: tuple[IndexSpec, ...] = (
     *(IndexSpec(label, "uid", unique=True) for label in KEYED_LABELS),
-    *(IndexSpec(label, "model") for label in ("Element", "Space", "Storey", "Point", "Activity", "Anomaly")),
+    *(IndexSpec(label, "model") for label in ("Element", "Space", "Storey", "Point", "Activity", "Anomaly", "Event")),
+    *(IndexSpec(label, key) for label in ("Element", "Space", "Point") for key in ("building", "storey")),
     IndexSpec("Element", "globalId"),
     IndexSpec("Element", "ifcClass"),
     IndexSpec("Element", "status"),
     IndexSpec("Point", "brickClass"),
     IndexSpec("Point", "pointId", unique=True),
     IndexSpec("Anomaly", "state"),
+    IndexSpec("Anomaly", "point"),
+    IndexSpec("Event", "time"),
+    IndexSpec("Event", "subject"),
 )

@@ -15,6 +15,7 @@ import yaml
 
 from kgtwin.errors import KgtwinError
 from kgtwin.model.schema import INDEXES
+from kgtwin.sources.field import CONFLICT_RULES
 from kgtwin.store import GraphStore
 
 units = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
@@ -41,6 +42,7 @@ class PointSpec:
     property_unit: str | None = None
     scale: float = 1.0
     offset: float = 0.0
+    conflict: str = "physical_wins"  # who wins when the field states the bound property too
 
 
 @dataclass
@@ -114,7 +116,10 @@ def read_registry(path: Path) -> list[PointSpec]:
             property_unit=str(property_unit) if property_unit else None,
             scale=_number(entry.get("scale"), where, "scale") or 1.0,
             offset=_number(entry.get("offset"), where, "offset") or 0.0,
+            conflict=str(entry.get("conflict", "physical_wins")),
         )
+        if spec.conflict not in CONFLICT_RULES:
+            raise RegistryError(f"{where}: conflict {spec.conflict!r} is not one of {', '.join(CONFLICT_RULES)}")
         if (spec.element or spec.space or spec.ifc) and not spec.model:
             raise RegistryError(f"{where}: a point bound to a model's element needs 'model' (per point or at the top)")
         if spec.element and spec.space:
@@ -162,6 +167,7 @@ async def load_registry(store: GraphStore, specs: list[PointSpec]) -> RegistryRe
                 "unit": spec.property_unit or spec.unit,
                 "scale": spec.scale,
                 "offset": spec.offset,
+                "conflict": spec.conflict,
             }
             bindings[label].append({"target": f"{spec.model}:{target}", "point": uid, "props": binding})
     for brick_class, rows in by_class.items():
