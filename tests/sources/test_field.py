@@ -133,7 +133,9 @@ async def test_a_bound_property_follows_its_conflict_rule(
 
     async with pipeline:
         await reading(21.0, now - 10_000)  # the sensor is live
-        outcome = await set_properties(store, EventLog(store), "Space", f"b:{room}", {"airTemperature": 25.0}, "field:x")
+        outcome = await set_properties(
+            store, EventLog(store), "Space", f"b:{room}", {"airTemperature": 25.0}, "field:x"
+        )
         assert outcome[0].rule == rule and outcome[0].applied is applied_while_live
         assert await current() == (25.0 if applied_while_live else 21.0)
         await reading(22.0, int(time.time() * 1000) + 1_000)  # a reading newer than the field value

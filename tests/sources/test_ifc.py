@@ -324,7 +324,9 @@ async def test_every_located_node_carries_its_building_storey_and_space(store: G
     storey_of = {}
     for rel in ifc.by_type("IfcRelContainedInSpatialStructure"):
         container = rel.RelatingStructure
-        storey = container if container.is_a("IfcBuildingStorey") else ifcopenshell.util.element.get_aggregate(container)
+        storey = (
+            container if container.is_a("IfcBuildingStorey") else ifcopenshell.util.element.get_aggregate(container)
+        )
         for element in rel.RelatedElements:
             storey_of[element.GlobalId] = (storey.GlobalId, container.GlobalId if container.is_a("IfcSpace") else None)
     for rel in ifc.by_type("IfcRelFillsElement"):  # a window is where the wall of its opening is
