@@ -1,0 +1,1 @@
+"""What the twin computes from its graph: KPIs, schedule performance, anomalies and forecasts."""
