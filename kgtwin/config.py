@@ -39,6 +39,18 @@ class Settings:
     neo4j_heap: str = "1g"
     neo4j_pagecache: str = "512m"
     query_timeout_ms: int = 60_000
+    # The API service (`kgtwin serve`)
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    api_keys_file: Path | None = None  # default: <data>/api-keys.yaml
+    api_keys: str | None = field(default=None, repr=False)  # name:key:roles[:model[:building]],...
+    cors_origins: tuple[str, ...] = ()
+    dev_mode: bool = False  # GraphiQL at /graphql
+    max_query_depth: int = 12
+    max_query_cost: int = 500_000  # objects a GraphQL query may return, estimated from its page sizes
+    max_request_bytes: int = 1_000_000
+    request_timeout_s: float = 30.0
+    mqtt: str | None = None  # mqtt://host:port the service ingests from, when set
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -57,13 +69,37 @@ class Settings:
             db_port=int(port),
             neo4j_heap=env.get("KGTWIN_NEO4J_HEAP", "1g"),
             neo4j_pagecache=env.get("KGTWIN_NEO4J_PAGECACHE", "512m"),
+            api_host=env.get("KGTWIN_API_HOST", "127.0.0.1"),
+            api_port=_integer(env, "KGTWIN_API_PORT", 8080),
+            api_keys_file=Path(env["KGTWIN_API_KEYS_FILE"]) if env.get("KGTWIN_API_KEYS_FILE") else None,
+            api_keys=env.get("KGTWIN_API_KEYS") or None,
+            cors_origins=tuple(o.strip() for o in env.get("KGTWIN_CORS_ORIGINS", "").split(",") if o.strip()),
+            dev_mode=env.get("KGTWIN_DEV", "") in ("1", "true", "yes"),
+            max_query_depth=_integer(env, "KGTWIN_MAX_QUERY_DEPTH", 12),
+            max_query_cost=_integer(env, "KGTWIN_MAX_QUERY_COST", 500_000),
+            max_request_bytes=_integer(env, "KGTWIN_MAX_REQUEST_BYTES", 1_000_000),
+            request_timeout_s=float(_integer(env, "KGTWIN_REQUEST_TIMEOUT", 30)),
+            mqtt=env.get("KGTWIN_MQTT") or None,
         )
+
+    @property
+    def key_file(self) -> Path:
+        return self.api_keys_file or self.data_dir / "api-keys.yaml"
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def target(self) -> GraphTarget:
         return parse_graph_target(self.graph, self)
+
+
+def _integer(env: dict[str, str], name: str, default: int) -> int:
+    value = env.get(name)
+    if value is None or value == "":
+        return default
+    if not value.isdigit():
+        raise ConfigError(f"{name}={value!r} is not a whole number")
+    return int(value)
 
 
 def parse_graph_target(value: str, settings: Settings) -> GraphTarget:

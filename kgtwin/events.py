@@ -111,6 +111,10 @@ class EventBus:
     def seen(self, uid: str) -> bool:
         return uid in self._seen
 
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers) + len({id(s) for group in self._observers.values() for s in group})
+
     @contextlib.asynccontextmanager
     async def subscribe(
         self, accept: Callable[[TwinEvent], bool] | None = None, queue_size: int = 1000

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -13,6 +14,7 @@ from kgtwin.store import GraphStore
 class Series:
     ts: np.ndarray  # epoch ms, ascending
     values: np.ndarray
+    quality: list[str] = field(default_factory=list)  # per observation, when the buckets keep it
 
 
 @dataclass(frozen=True)
@@ -27,11 +29,18 @@ class Downsampled:
 async def raw_series(store: GraphStore, point: str, start_ms: int, end_ms: int) -> Series:
     """Observations with start_ms <= ts < end_ms, sorted (buckets that took late data are not)."""
     rows = await store.execute("ingest/series", {"point": point, "from": start_ms, "to": end_ms})
-    ts = np.concatenate([np.asarray(r["ts"], dtype=np.int64) for r in rows]) if rows else np.empty(0, np.int64)
-    values = np.concatenate([np.asarray(r["values"], dtype=float) for r in rows]) if rows else np.empty(0)
+    return series_from_buckets(rows, start_ms, end_ms)
+
+
+def series_from_buckets(buckets: list[dict[str, Any]], start_ms: int, end_ms: int) -> Series:
+    """The observations of some buckets within [start_ms, end_ms), sorted by time."""
+    ts = np.asarray([t for b in buckets for t in b["ts"] or ()], dtype=np.int64)
+    values = np.asarray([v for b in buckets for v in b["values"] or ()], dtype=float)
+    quality = [q for b in buckets for q in (b.get("quality") or ["good"] * len(b["ts"] or ()))]
     keep = (ts >= start_ms) & (ts < end_ms)
     order = np.argsort(ts[keep], kind="stable")
-    return Series(ts[keep][order], values[keep][order])
+    kept = np.asarray(quality, dtype=object)[keep][order] if len(quality) == len(ts) else np.empty(0, dtype=object)
+    return Series(ts[keep][order], values[keep][order], [str(q) for q in kept])
 
 
 def downsample(series: Series, every_ms: int) -> Downsampled:

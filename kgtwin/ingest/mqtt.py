@@ -9,11 +9,13 @@ import collections
 import contextlib
 import logging
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from kgtwin.errors import ConfigError
 from kgtwin.ingest.payloads import readings_from_json
 from kgtwin.ingest.pipeline import Pipeline
 
@@ -30,6 +32,22 @@ class MqttSettings:
     username: str | None = None
     password: str | None = None
     session_expiry_s: int = 24 * 3600  # the broker keeps our messages this long while we are away
+
+    @classmethod
+    def from_url(cls, url: str, client_id: str = "kgtwin-service") -> MqttSettings:
+        """mqtt://[user:password@]host[:port][/topic-filter] (KGTWIN_MQTT)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+            raise ConfigError(f"{url!r} is not mqtt://host:port[/topic-filter]")
+        topic = unquote(parts.path.lstrip("/")) or "kgtwin/observations/#"
+        return cls(
+            host=parts.hostname,
+            port=parts.port or 1883,
+            topics=(topic,),
+            client_id=client_id,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
 
 
 async def run_mqtt(

@@ -106,6 +106,21 @@ class Pipeline:
         except PayloadError as exc:
             reject(str(exc), payload)
             return outcome
+        return await self._check_and_queue(items, outcome, reject, payload)
+
+    async def submit_readings(self, source: str, topic: str, readings: list[Reading]) -> Outcome:
+        """Check readings a connector already decoded (OPC UA values, GraphQL input); see submit."""
+        outcome = Outcome()
+
+        def reject(reason: str, body: bytes) -> None:
+            self.deadletters.add(source, topic, reason, body)
+            outcome.rejected.append(reason)
+
+        return await self._check_and_queue(list(readings), outcome, reject, b"")
+
+    async def _check_and_queue(
+        self, items: list[Reading | str], outcome: Outcome, reject: Callable[[str, bytes], None], payload: bytes
+    ) -> Outcome:
         arrived = now_ms()
         accepted: list[Observation] = []
         for item in items:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kgtwin.errors import KgtwinError
-from kgtwin.events import PROPERTY_UPDATE, STATUS_CHANGE, EventLog, TwinEvent, scope_of
+from kgtwin.events import BINDING_CHANGE, PROPERTY_UPDATE, STATUS_CHANGE, EventLog, TwinEvent, scope_of
 from kgtwin.model.graph import is_file_key
 from kgtwin.store import GraphStore
 
@@ -212,3 +212,72 @@ def _decide(
     if last is not None and when - last <= SILENT_AFTER_INTERVALS * interval_ms:
         return False, "the bound sensor is reporting and physical values win; kept in the history"
     return True, "the bound sensor is silent, so the field value applies"
+
+
+async def bind_point(
+    store: GraphStore,
+    log: EventLog,
+    point_uid: str,
+    target_label: str,
+    target_uid: str,
+    property: str,
+    source: str,
+    *,
+    unit: str | None = None,
+    scale: float = 1.0,
+    offset: float = 0.0,
+    rule: str = DEFAULT_RULE,
+) -> None:
+    """Bind a point to a property of an element or space, as a registry entry would (the seed's
+    `bind_sensor_to_property`): readings, converted to `unit` and scaled, keep that property current."""
+    from kgtwin.sources.sensors import parse_unit  # sensors imports this module: bind late
+
+    if not _PROPERTY.match(property) or property in RESERVED or is_file_key(property):
+        raise FieldUpdateError(f"{property!r} cannot be a bound property (letters, digits and _, not a model key)")
+    if rule not in CONFLICT_RULES:
+        raise FieldUpdateError(f"conflict rule {rule!r} is not one of {', '.join(CONFLICT_RULES)}")
+    if not all(math.isfinite(x) for x in (scale, offset)):
+        raise FieldUpdateError("scale and offset must be finite numbers")
+    if unit is not None:
+        parse_unit(unit, f"binding of {point_uid}")
+    props = {"property": property, "unit": unit, "scale": scale, "offset": offset, "conflict": rule}
+    rows = [{"target": target_uid, "point": point_uid, "props": {k: v for k, v in props.items() if v is not None}}]
+    bound = await store.execute("sensors/bind", {"rows": rows}, label=target_label)
+    if not bound:
+        raise FieldUpdateError(f"no point {point_uid!r} or no {target_label.lower()} {target_uid!r} to bind")
+    await log.record(
+        [
+            TwinEvent(
+                kind=BINDING_CHANGE,
+                subject=target_uid,
+                subject_label=target_label,
+                model=None,
+                source=source,
+                details={"point": point_uid, "property": property, "bound": True, "rule": rule},
+                scope=(point_uid,),
+            )
+        ]
+    )
+
+
+async def unbind_point(
+    store: GraphStore, log: EventLog, point_uid: str, target_label: str, target_uid: str, source: str
+) -> bool:
+    """Remove a binding (the point stays, and so does its history); False when there was none."""
+    rows = await store.execute("field/unbind", {"point": point_uid, "target": target_uid}, label=target_label)
+    if not rows:
+        return False
+    await log.record(
+        [
+            TwinEvent(
+                kind=BINDING_CHANGE,
+                subject=target_uid,
+                subject_label=target_label,
+                model=rows[0]["model"],
+                source=source,
+                details={"point": point_uid, "property": rows[0]["property"], "bound": False},
+                scope=(point_uid,),
+            )
+        ]
+    )
+    return True

@@ -71,7 +71,7 @@ class GraphStore(ABC):
     async def _close_connection(self) -> None: ...
 
     async def execute(
-        self, name: str, params: Mapping[str, Any] | None = None, **slots: str | list[str] | tuple[str, ...]
+        self, name: str, params: Mapping[str, Any] | None = None, **slots: str | int | list[str] | tuple[str, ...]
     ) -> list[Row]:
         """Run a named query from queries/, in the mode its header declares (template slots filled)."""
         query = named(name)

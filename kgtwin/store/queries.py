@@ -8,9 +8,10 @@ Each file starts with a header of `// key: value` lines:
     // purpose: one line on what it answers
     // template: {"label": "Element"}     (optional: slots written {{label}} in the statement)
 
-Labels and relationship types cannot be Cypher parameters, so a statement that needs them
-has template slots. A slot takes only plain identifiers (a list renders as `:A:B`), checked
-before they go into the text, so a template never carries user input into Cypher.
+Labels, relationship types and the bounds of variable-length patterns cannot be Cypher
+parameters, so a statement that needs them has template slots. A slot takes only plain
+identifiers (a list renders as `:A:B`) or whole numbers, checked before they go into the text,
+so a template never carries user text into Cypher.
 """
 
 from __future__ import annotations
@@ -46,14 +47,16 @@ class Query:
     def is_template(self) -> bool:
         return bool(_SLOT.search(self.text))
 
-    def render(self, **slots: str | list[str] | tuple[str, ...]) -> str:
-        """The statement with its slots filled by identifiers (a list renders as `:A:B`)."""
+    def render(self, **slots: str | int | list[str] | tuple[str, ...]) -> str:
+        """The statement with its slots filled by identifiers (a list renders as `:A:B`) or integers."""
 
         def fill(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in slots:
                 raise ConfigError(f"query {self.name} needs its template slot {name!r}")
             value = slots[name]
+            if isinstance(value, int) and not isinstance(value, bool):
+                return str(int(value))
             parts = [value] if isinstance(value, str) else list(value)
             for part in parts:
                 if not _IDENTIFIER.match(part):

@@ -226,7 +226,8 @@ class _Builder:
             props.update(self.properties.of_type(element_type))
             self.graph.add_node("ElementType", self.uid(element_type), props, (element_type.is_a(),))
             for obj in rel.RelatedObjects:
-                self.graph.add_rel("HAS_TYPE", self.uid(obj), self.uid(element_type))
+                if self.graph.add_rel("HAS_TYPE", self.uid(obj), self.uid(element_type)):
+                    self.graph.props_of[self.uid(obj)]["elementType"] = self.uid(element_type)
 
     def _structure(self) -> None:
         g = self.graph
