@@ -9,11 +9,12 @@ WHERE ($points IS NULL OR p.uid IN $points)
   AND ($storey IS NULL OR p.storey = $storey)
   AND ($space IS NULL OR p.space = $space)
   AND ($brickClasses IS NULL OR p.brickClass IN $brickClasses)
+// coalesce on the arrays below: FalkorDB evaluates a CASE's branches even for rows that do not take them
 OPTIONAL MATCH (p)-[:HAS_OBSERVATIONS]->(b:ObservationBucket)
 WHERE b.end > $from AND b.start < $to
 WITH p, b, b IS NOT NULL AND b.start >= $from AND b.end <= $to AS whole, b.kind = 'rollup' AS rolled
 WITH p, b, whole, rolled,
-     CASE WHEN b IS NULL OR whole THEN [] ELSE [i IN range(0, size(b.ts) - 1) WHERE b.ts[i] >= $from AND b.ts[i] < $to] END AS idx
+     CASE WHEN b IS NULL OR whole THEN [] ELSE [i IN range(0, size(coalesce(b.ts, [])) - 1) WHERE b.ts[i] >= $from AND b.ts[i] < $to] END AS idx
 WITH p,
      CASE WHEN b IS NULL THEN 0 WHEN whole THEN b.count
           WHEN rolled THEN reduce(s = 0, i IN idx | s + b.counts[i]) ELSE size(idx) END AS n,

@@ -10,6 +10,7 @@ from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Annotated, Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.scalars import JSON
 
@@ -21,7 +22,7 @@ from kgtwin.api.graphql.context import Info, RequestContext
 from kgtwin.api.graphql.limits import QueryCostLimiter
 from kgtwin.api.graphql.loaders import GraphReader, page_window
 from kgtwin.config import Settings
-from kgtwin.errors import ConfigError
+from kgtwin.errors import ConfigError, KgtwinError
 from kgtwin.events import (
     ANOMALY_OPENED,
     ANOMALY_UPDATED,
@@ -835,9 +836,16 @@ class RoundTrips(SchemaExtension):
         return {"roundTrips": reader.round_trips} if reader is not None else {}
 
 
+class TwinSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Errors a caller caused (bad arguments, refused access, limits) are answers, not faults: not logged."""
+        faults = [e for e in errors if e.original_error is not None and not isinstance(e.original_error, KgtwinError)]
+        super().process_errors(faults, execution_context)
+
+
 def build_schema(settings: Settings | None = None, *extensions: Callable[[], SchemaExtension]) -> strawberry.Schema:
     settings = settings or Settings()
-    return strawberry.Schema(
+    return TwinSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
