@@ -10,11 +10,9 @@ from typing import Any
 
 import redis.exceptions as redis_errors
 from falkordb.asyncio import FalkorDB
-from falkordb.edge import Edge
-from falkordb.node import Node
-from falkordb.path import Path as GraphPath
 
 from kgtwin.errors import AuthenticationFailed, EngineUnavailable, QueryError, ReadOnlyViolation
+from kgtwin.store import falkordb_replies as replies
 from kgtwin.store.base import (
     READ_ONLY_REFUSAL,
     GraphStore,
@@ -22,8 +20,6 @@ from kgtwin.store.base import (
     Row,
     Transaction,
     first_line,
-    plain_node,
-    plain_relationship,
 )
 
 # A restarted server (the supervisor restarts a killed one) takes a moment to load its
@@ -42,6 +38,7 @@ class FalkorStore(GraphStore):
         self._graph_name = graph
         self._graph = self._db.select_graph(graph)
         self._timeout_ms = timeout_ms
+        self._names = replies.Names()
 
     @classmethod
     async def connect(
@@ -77,10 +74,38 @@ class FalkorStore(GraphStore):
         return store
 
     async def run(self, statement: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> list[Row]:
-        call = self._graph.query if write else self._graph.ro_query
-        result = await self._retrying(lambda: call(statement, dict(params or {}), timeout=self._timeout_ms))
-        columns = [column[1] for column in result.header]
-        return [{c: _plain(v) for c, v in zip(columns, row, strict=True)} for row in result.result_set]
+        command = (
+            "GRAPH.QUERY" if write else "GRAPH.RO_QUERY",
+            self._graph_name,
+            self._graph._build_params_header(dict(params or {})) + statement,
+            "--compact",
+            "timeout",
+            self._timeout_ms,
+        )
+
+        async def call() -> list[Any]:
+            reply = await self._db.connection.execute_command(*command)
+            if reply and isinstance(reply[-1], redis_errors.ResponseError):  # a run-time error
+                raise reply[-1]
+            return reply  # type: ignore[no-any-return]
+
+        reply = await self._retrying(call)
+        try:
+            return replies.rows(reply, self._names)
+        except replies.UnknownId:
+            await self._refresh_names()
+            return replies.rows(reply, self._names)
+
+    async def _refresh_names(self) -> None:
+        names = replies.Names()
+        for attribute, procedure, column in (
+            ("labels", "db.labels()", "label"),
+            ("types", "db.relationshipTypes()", "relationshipType"),
+            ("keys", "db.propertyKeys()", "propertyKey"),
+        ):
+            found = await self.run(f"CALL {procedure} YIELD {column} RETURN {column}")
+            setattr(names, attribute, [row[column] for row in found])
+        self._names = names
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -195,23 +220,6 @@ class _QueuedTransaction(Transaction):
 
     async def run(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
         self.commands.append((statement, dict(params or {})))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Node):
-        return plain_node(value.labels or [], value.properties)
-    if isinstance(value, Edge):
-        return plain_relationship(value.relation, value.properties)
-    if isinstance(value, GraphPath):
-        return {
-            "nodes": [_plain(n) for n in value.nodes()],
-            "relationships": [_plain(e) for e in value.edges()],
-        }
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
 
 
 def _refused(host: str, port: int, exc: redis_errors.ResponseError) -> Exception:

@@ -4,13 +4,13 @@
 // template: {"start": "Storey", "type": "HAS_SPACE", "end": "Space"}
 // purpose: The other way round: a page of the nodes that link to each of several nodes by one relationship type.
 UNWIND $uids AS uid
-CALL {
-  WITH uid
-  MATCH (c:{{start}})-[r:{{type}}]->(:{{end}} {uid: uid})
-  WHERE ($scopeModel IS NULL OR c.model = $scopeModel)
-    AND ($scopeBuilding IS NULL OR c.building = $scopeBuilding OR c.uid = $scopeBuilding)
-  WITH c, r ORDER BY coalesce(c.elevation, 0.0), c.name, c.uid
-  WITH collect({labels: labels(c), props: properties(c), link: properties(r)}) AS found
-  RETURN size(found) AS total, found[$skip..$skip + $limit] AS items
-}
-RETURN uid, total, items
+// one pass for all nodes (a CALL subquery per node costs FalkorDB about half a millisecond each);
+// two MATCHes, since in one pattern FalkorDB may start from the far end's label instead of the uid
+MATCH (e:{{end}} {uid: uid})
+OPTIONAL MATCH (c:{{start}})-[r:{{type}}]->(e)
+WHERE ($scopeModel IS NULL OR c.model = $scopeModel)
+  AND ($scopeBuilding IS NULL OR c.building = $scopeBuilding OR c.uid = $scopeBuilding)
+WITH uid, c, r ORDER BY coalesce(c.elevation, 0.0), c.name, c.uid
+WITH uid, collect(CASE WHEN c IS NULL THEN null ELSE [c, r] END) AS found
+RETURN uid, size(found) AS total,
+       [pair IN found[$skip..$skip + $limit] | {labels: labels(pair[0]), props: properties(pair[0]), link: properties(pair[1])}] AS items

@@ -103,3 +103,18 @@ async def test_a_mutation_is_seen_by_the_next_query_and_heard_by_subscribers_wit
 
 
 import ifcopenshell.util.element  # noqa: E402
+
+
+def test_the_checked_in_schema_is_the_one_the_api_serves() -> None:
+    """Front-end developers generate clients from schema.graphql; it must not drift from the code."""
+    from kgtwin.api.graphql.schema import build_schema
+    from tests.conftest import REPO
+
+    assert (REPO / "schema.graphql").read_text() == str(build_schema()) + "\n", (
+        "run `kgtwin schema --out schema.graphql`"
+    )
+
+
+async def test_graphiql_is_served_only_in_development_mode(api: Api) -> None:
+    response = await api.client.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code in (401, 404, 405) or "graphiql" not in response.text.lower()

@@ -558,7 +558,7 @@ class Mutation:
         return [
             StatusChange(
                 uid=strawberry.ID(c.uid),
-                previous=t.Status(c.previous) if c.previous in {s.value for s in t.Status} else None,
+                previous=t.STATUS_BY_VALUE.get(c.previous or ""),
                 status=t.Status(c.status),
             )
             for c in changes
@@ -742,7 +742,7 @@ class Subscription:
                     event=t.Event.from_row(_row(event)),
                     uid=strawberry.ID(event.subject),
                     kind=event.kind,
-                    status=t.Status(status) if status in {s.value for s in t.Status} else None,
+                    status=t.STATUS_BY_VALUE.get(status or ""),
                     property=details.get("property"),
                     value=details.get("value"),
                 )

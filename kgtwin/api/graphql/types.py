@@ -59,9 +59,11 @@ class Status(enum.Enum):
     ISSUE = "issue"
 
 
+STATUS_BY_VALUE = {s.value: s for s in Status}
+
+
 def status_of(props: dict[str, Any]) -> Status | None:
-    value = props.get("status")
-    return Status(value) if value in {s.value for s in Status} else None
+    return STATUS_BY_VALUE.get(props.get("status"))  # type: ignore[arg-type]
 
 
 @strawberry.enum
