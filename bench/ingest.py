@@ -31,7 +31,7 @@ from kgtwin.config import Settings
 from kgtwin.ingest.deadletter import DeadLetterStore
 from kgtwin.ingest.mqtt import MqttSettings, run_mqtt
 from kgtwin.ingest.observations import Observation, Registry
-from kgtwin.ingest.pipeline import IngestSettings, Pipeline, group
+from kgtwin.ingest.pipeline import IngestSettings, Pipeline, group, slice_columns
 from kgtwin.sources.sensors import PointSpec, load_registry
 from kgtwin.store import GraphStore, local, open_store
 
@@ -94,10 +94,10 @@ async def run(points: int, readings: int, per_message: int, tmp: Path) -> dict[s
         observations = [
             Observation(f"p{k % points}", now + k // points, float(k), "good", now) for k in range(readings)
         ]
-        rows, _ = group(observations, ingest.bucket_ms, registry)
+        columns, _ = group(observations, ingest.bucket_ms, registry)
         began = time.perf_counter()
-        for start in range(0, len(rows), 2000):
-            await store.execute("ingest/append", {"rows": rows[start : start + 2000]})
+        for start in range(0, len(columns["points"]), 2000):
+            await store.execute("ingest/append", slice_columns(columns, start, start + 2000))
         ceiling = readings / (time.perf_counter() - began)
         await store.run("MATCH (b:ObservationBucket) DETACH DELETE b", write=True)
         memory_before = await used_memory(store)

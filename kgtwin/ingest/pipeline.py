@@ -5,12 +5,14 @@ so connectors acknowledge to the field (MQTT PUBACK, HTTP 200) only then."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import orjson
 
 from kgtwin.errors import EngineUnavailable, QueryError
@@ -193,62 +195,86 @@ class Pipeline:
                 delay = min(delay * 2, 5.0)
 
     async def write(self, observations: list[Observation]) -> None:
-        rows, bound = group(observations, self.settings.bucket_ms, self.registry)
-        await self.store.execute("ingest/append", {"rows": rows})
+        columns, bound = group(observations, self.settings.bucket_ms, self.registry)
+        await self.store.execute("ingest/append", columns)
         for label, targets in bound.items():
             await self.store.execute("ingest/update_bound", {"rows": targets}, label=label)
         self.written += len(observations)
         self.batches += 1
 
 
+Columns = dict[str, list[Any]]
+
+
 def group(
     observations: list[Observation], bucket_ms: int, registry: Registry
-) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-    """One row per (point, bucket) with ascending, de-duplicated times; bound-property rows per label."""
-    by_bucket: dict[tuple[str, int], dict[int, Observation]] = defaultdict(dict)
-    latest: dict[str, Observation] = {}
-    for o in observations:
-        slot = by_bucket[(o.point_uid, o.ts - o.ts % bucket_ms)]
-        slot.setdefault(o.ts, o)  # the same point and time twice in a batch: the first one counts
-        current = latest.get(o.point_uid)
-        if current is None or o.ts > current.ts:
-            latest[o.point_uid] = o
-    rows = []
-    for (point, start), by_ts in by_bucket.items():
-        ordered = [by_ts[t] for t in sorted(by_ts)]
-        newest = latest[point]
-        rows.append(
-            {
-                "point": point,
-                "bucket": f"{point}@{start}",
-                "start": start,
-                "end": start + bucket_ms,
-                "ts": [o.ts for o in ordered],
-                "values": [o.value for o in ordered],
-                "quality": [o.quality for o in ordered],
-                "latestTs": newest.ts,
-                "latestValue": newest.value,
-                "latestQuality": newest.quality,
-            }
-        )
+) -> tuple[Columns, dict[str, list[dict[str, Any]]]]:
+    """One row per (point, bucket), as columns, with ascending, de-duplicated times; bound-property rows per label.
+
+    Columns (parallel lists) rather than a list of row maps: the engine reads lists of numbers
+    in one piece, where every map would repeat its keys. The grouping runs in numpy: a stable
+    sort by point and time keeps the first of repeated (point, time) readings.
+    """
+    n = len(observations)
+    codes_of: dict[str, int] = {}
+    codes = np.fromiter((codes_of.setdefault(o.point_uid, len(codes_of)) for o in observations), np.int64, n)
+    names = list(codes_of)
+    ts = np.fromiter((o.ts for o in observations), np.int64, n)
+    order = np.lexsort((ts, codes))
+    c, t = codes[order], ts[order]
+    keep = np.ones(n, dtype=bool)
+    keep[1:] = (c[1:] != c[:-1]) | (t[1:] != t[:-1])  # the same point and time again: the first one counts
+    order, c, t = order[keep], c[keep], t[keep]
+    values = np.fromiter((o.value for o in observations), float, n)[order]
+    quality = np.asarray([o.quality for o in observations], dtype=object)[order]
+    start = t - t % bucket_ms
+    first = np.flatnonzero(np.r_[True, (c[1:] != c[:-1]) | (start[1:] != start[:-1])])
+    newest = np.flatnonzero(np.r_[c[1:] != c[:-1], True])  # each point's last (newest) observation
+    newest_of = np.empty(len(names), dtype=np.int64)
+    newest_of[c[newest]] = newest
+    row_newest = newest_of[c[first]]
+    points = [names[code] for code in c[first].tolist()]
+    starts = start[first].tolist()
+    bounds = [*first.tolist(), len(t)]
+    spans = list(itertools.pairwise(bounds))
+    t_list, v_list, q_list = t.tolist(), values.tolist(), quality.tolist()
+    columns: Columns = {
+        "points": points,
+        "buckets": [f"{p}@{s}" for p, s in zip(points, starts, strict=True)],
+        "starts": starts,
+        "ends": [s + bucket_ms for s in starts],
+        "ts": [t_list[a:b] for a, b in spans],
+        "values": [v_list[a:b] for a, b in spans],
+        "quality": [q_list[a:b] for a, b in spans],
+        "latestTs": t[row_newest].tolist(),
+        "latestValue": values[row_newest].tolist(),
+        "latestQuality": quality[row_newest].tolist(),
+    }
     bound: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for point, newest in latest.items():
+    for index in newest.tolist():
+        point = names[int(c[index])]
         info = registry.points.get(point)
-        for binding in info.bindings if info else ():
-            value = newest.value * binding.factor + binding.offset
+        if not info or not info.bindings:
+            continue
+        when, reading, good = int(t[index]), float(values[index]), str(quality[index])
+        for binding in info.bindings:
             bound[binding.target_label].append(
                 {
                     "target": binding.target_uid,
                     "point": point,
-                    "ts": newest.ts,
+                    "ts": when,
                     "property": binding.property,
                     "rule": binding.rule,
                     "props": {
-                        binding.property: value,
-                        f"{binding.property}.time": newest.ts,
+                        binding.property: reading * binding.factor + binding.offset,
+                        f"{binding.property}.time": when,
                         f"{binding.property}.source": f"sensor:{point}",
-                        f"{binding.property}.quality": newest.quality,
+                        f"{binding.property}.quality": good,
                     },
                 }
             )
-    return rows, bound
+    return columns, bound
+
+
+def slice_columns(columns: Columns, begin: int, end: int) -> Columns:
+    return {name: values[begin:end] for name, values in columns.items()}

@@ -12,6 +12,7 @@ import redis.exceptions as redis_errors
 from falkordb.asyncio import FalkorDB
 
 from kgtwin.errors import AuthenticationFailed, EngineUnavailable, QueryError, ReadOnlyViolation
+from kgtwin.store import falkordb_params
 from kgtwin.store import falkordb_replies as replies
 from kgtwin.store.base import (
     READ_ONLY_REFUSAL,
@@ -77,7 +78,7 @@ class FalkorStore(GraphStore):
         command = (
             "GRAPH.QUERY" if write else "GRAPH.RO_QUERY",
             self._graph_name,
-            self._graph._build_params_header(dict(params or {})) + statement,
+            falkordb_params.header(params or {}) + statement,
             "--compact",
             "timeout",
             self._timeout_ms,
@@ -123,7 +124,7 @@ class FalkorStore(GraphStore):
             blocks.append("CALL {\n" + _PARAMETER.sub(lambda m, p=prefix: f"${p}{m.group(1)}", statement) + "\n}")
             params.update({prefix + name: value for name, value in statement_params.items()})
         composed = "\n".join(blocks) + "\nRETURN 1 AS committed"
-        await self._retrying(lambda: self._graph.query(composed, params))
+        await self.run(composed, params, write=True)
         await self.compact_log()
 
     async def compact_log(self) -> None:

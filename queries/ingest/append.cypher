@@ -1,8 +1,10 @@
 // name: ingest/append
 // mode: write
-// params: {"rows": [{"point": "t-101", "bucket": "t-101@1767225600000", "start": 1767225600000, "end": 1767226500000, "ts": [1767225601000], "values": [21.5], "quality": ["good"], "latestTs": 1767225601000, "latestValue": 21.5, "latestQuality": "good"}]}
-// purpose: Appends observations (grouped by point and bucket, times ascending) to bounded time buckets, once each.
-UNWIND $rows AS row
+// params: {"points": ["t-101"], "buckets": ["t-101@1767225600000"], "starts": [1767225600000], "ends": [1767226500000], "ts": [[1767225601000]], "values": [[21.5]], "quality": [["good"]], "latestTs": [1767225601000], "latestValue": [21.5], "latestQuality": ["good"]}
+// purpose: Appends observations (one row per point and bucket, as parallel lists; times ascending) to bounded time buckets, once each.
+UNWIND range(0, size($points) - 1) AS i
+WITH i, {point: $points[i], bucket: $buckets[i], start: $starts[i], end: $ends[i], ts: $ts[i], values: $values[i],
+        quality: $quality[i], latestTs: $latestTs[i], latestValue: $latestValue[i], latestQuality: $latestQuality[i]} AS row
 MATCH (p:Point {uid: row.point})
 MERGE (b:ObservationBucket {uid: row.bucket})
 ON CREATE SET b.point = row.point, b.start = row.start, b.end = row.end, b.kind = 'raw', b.ts = [], b.values = [],

@@ -101,3 +101,24 @@ async def test_an_exception_in_the_callers_code_rolls_the_transaction_back(store
             await tx.run("CREATE (:Storey {uid: 'never'})")
             raise RuntimeError("the loader failed half-way")
     assert await store.run("MATCH (n:Storey) RETURN count(n) AS c") == [{"c": 0}]
+
+
+async def test_parameters_reach_the_engine_exactly_as_given(store: GraphStore) -> None:
+    """Whatever a parameter holds comes back unchanged (kgtwin writes FalkorDB's parameter header itself)."""
+    given = {
+        "text": "quote \" backslash \\ single ' newline \n tab \t bell \x07 unicode é ✓ {braces} `tick`",
+        "numbers": [0, -1, 2**62, 1.5, -2.5e-07, 1e300, True, False, None],
+        "nested": [{"pset.Pset_WallCommon.FireRating": "EI60", "k-1": [1, "a"], "deep": {"x": None}}],
+        "empty": [[], "", {}],
+        "strings": ["good", "bad", "uncertain: 0x80"],
+    }
+    rows = await store.run(
+        "RETURN $text AS text, $numbers AS numbers, $nested AS nested, $empty AS empty, $strings AS strings", given
+    )
+    assert rows == [given]
+
+
+async def test_nan_never_reaches_falkordb_as_a_null(falkordb_store: GraphStore) -> None:
+    # JSON has no NaN: a serializer that wrote null would store a missing value without a word
+    with pytest.raises(ValueError, match="NaN"):
+        await falkordb_store.run("RETURN $x AS x", {"x": [1.0, float("nan")]})
