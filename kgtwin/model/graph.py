@@ -42,6 +42,7 @@ FILE_KEYS = frozenset(
         "summary",
         "startTime",
         "finishTime",
+        "calendar",
         # where a node is: uids of its building, storey and space (see LOCATION_KEYS)
         "building",
         "storey",

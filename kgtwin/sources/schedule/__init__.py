@@ -1,0 +1,1 @@
+"""Schedules into the graph: activity files (JSON, CSV, MS Project XML), progress, working calendars."""
