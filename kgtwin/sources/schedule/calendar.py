@@ -92,9 +92,12 @@ class WorkCalendar:
         raise ScheduleError("the work calendar has no working time in ten years")
 
     def add(self, moment: dt.datetime, hours: float) -> dt.datetime:
-        """`hours` of working time after `moment`; a task ending at a period's end stays there."""
-        if hours < 0:
-            return self.subtract(moment, -hours)
+        """`hours` of working time after `moment`; a task ending at a period's end stays there.
+
+        No time after a moment is that moment, working or not (a milestone, a link without lag).
+        """
+        if hours <= 0:
+            return self.subtract(moment, -hours) if hours else moment
         moment = self.snap(moment)
         remaining = dt.timedelta(hours=hours)
         while True:
@@ -196,6 +199,27 @@ def parse_moment(text: str, *, end_of_day: bool = False) -> dt.datetime:
             f"{text!r} is not a date or date-time (ISO 8601, e.g. 2026-03-02 or 2026-03-02T08:00)"
         ) from None
     return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+_SPEC = re.compile(r"^\s*(?P<days>[1-7](?:\s*[-,]\s*[1-7])*)\s+(?P<periods>\S.*)$")
+
+
+def parse_calendar_spec(text: str) -> WorkCalendar:
+    """`1-5 08:00-16:00` or `1-6 07:00-12:00,13:00-17:00`: ISO weekdays (Monday = 1), then periods."""
+    match = _SPEC.match(text)
+    if not match:
+        raise ScheduleError(f"calendar {text!r} is not like '1-5 08:00-16:00' (weekdays, then working periods)")
+    weekdays: set[int] = set()
+    for part in match.group("days").replace(" ", "").split(","):
+        first, _, last = part.partition("-")
+        weekdays.update(range(int(first), int(last or first) + 1))
+    periods = []
+    for period in match.group("periods").replace(" ", "").split(","):
+        start, sep, end = period.partition("-")
+        if not sep:
+            raise ScheduleError(f"calendar period {period!r} is not like 08:00-16:00")
+        periods.append((parse_time_of_day(start), parse_time_of_day(end)))
+    return WorkCalendar(weekdays=frozenset(weekdays), periods=tuple(sorted(periods)))
 
 
 _DURATION = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*([hdw]?)\s*$", re.IGNORECASE)

@@ -93,8 +93,7 @@ class ForwardPass:
                 starts = [s for c in task.children if (s := self.start(c)) is not None]
                 self._start[task.uid] = min(starts) if starts else self.earliest(task)
             else:
-                earliest = self.earliest(task)
-                self._start[task.uid] = None if earliest is None else task.calendar.snap(earliest)
+                self._start[task.uid] = _working_start(task, self.earliest(task))
         return self._start[task.uid]
 
     def finish(self, task: Task) -> dt.datetime | None:
@@ -110,6 +109,15 @@ class ForwardPass:
                 value = None if start is None else task.calendar.add(start, task.duration_hours)
             self._finish[task.uid] = value
         return self._finish[task.uid]
+
+
+def _working_start(task: Task, earliest: dt.datetime | None) -> dt.datetime | None:
+    """Work starts at a working instant; a milestone may also sit at the end of a working period."""
+    if earliest is None:
+        return None
+    if task.duration_hours == 0 and task.calendar.snap_back(earliest) == earliest:
+        return earliest
+    return task.calendar.snap(earliest)
 
 
 def _predecessors_first(tasks: list[Task]) -> list[Task]:
