@@ -125,3 +125,151 @@ def progress_command(
         f"finished {_iso(result.actual_finish) or '-'}); {len(result.changes)} elements changed status"
         + (f", {len(result.kept_issue)} kept 'issue'" if result.kept_issue else "")
     )
+
+
+SCOPE_TIMES = ("planned_finish", "forecast_finish")
+ACTIVITY_TIMES = (
+    "planned_start",
+    "planned_finish",
+    "actual_start",
+    "actual_finish",
+    "forecast_start",
+    "forecast_finish",
+)
+# What a terminal table shows (JSON and CSV carry every field)
+SCOPE_COLUMNS = {
+    "level": "level",
+    "name": "scope",
+    "planned_value": "PV",
+    "earned_value": "EV",
+    "spi": "SPI",
+    "schedule_variance_days": "SV d",
+    "expected_percent": "expected %",
+    "actual_percent": "actual %",
+    "status": "status",
+    "forecast_finish": "forecast finish",
+    "finish_variance_days": "late d",
+}
+ACTIVITY_COLUMNS = {
+    "identification": "id",
+    "name": "activity",
+    "expected_percent": "expected %",
+    "percent_complete": "actual %",
+    "status": "status",
+    "planned_finish": "planned finish",
+    "forecast_finish": "forecast finish",
+    "total_float_hours": "float h",
+    "critical": "critical",
+}
+FLOAT_COLUMNS = {
+    "identification": "id",
+    "name": "activity",
+    "early_start": "early start",
+    "early_finish": "early finish",
+    "late_start": "late start",
+    "late_finish": "late finish",
+    "total_float_hours": "float h",
+    "total_float_days": "float d",
+}
+
+
+def _view(rows: list[dict[str, Any]], columns: dict[str, str], fmt: Format) -> list[dict[str, Any]]:
+    if fmt is not Format.table:
+        return rows
+    return [{header: row.get(key) for key, header in columns.items()} for row in rows]
+
+
+@schedule_app.command("report")
+def report_command(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Option(help="The model.")],
+    as_of: Annotated[str | None, typer.Option(help="Data date (ISO 8601; default now).")] = None,
+    by: Annotated[GroupBy | None, typer.Option(help="Roll up by storey or building as well.")] = None,
+    schedule: Annotated[
+        str | None, typer.Option(help="Which schedule, when the model has several ('ifc': the model file's).")
+    ] = None,
+    tolerance: Annotated[float, typer.Option(min=0, help="Percentage points within which progress is on track.")] = 5.0,
+    activities: Annotated[bool, typer.Option("--activities", help="List every activity too.")] = False,
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+) -> None:
+    """Expected against actual progress, earned value (PV, EV, SPI, SV in days), variances and forecasts."""
+    from kgtwin.analytics.schedule import schedule_report
+
+    at = _moment(as_of, "--as-of")
+    report = run_with_store(
+        settings_of(ctx),
+        lambda store: schedule_report(
+            store, model, at, by.value if by else None, schedule=schedule, tolerance=tolerance
+        ),
+    )
+    if fmt is Format.json:
+        _json(dataclasses.asdict(report))
+        return
+    scopes = _view(_rows([report.project, *report.groups], SCOPE_TIMES, fmt), SCOPE_COLUMNS, fmt)
+    if fmt is Format.table:
+        out.print(
+            f"schedule {report.schedule} of {report.model} as of {_iso(report.as_of)}: weights are planned "
+            f"{'cost' if report.basis == 'cost' else 'working hours'}; time in {report.time_basis}; "
+            f"days are {report.day_hours:g} h; forecast finish {_iso(report.forecast_finish)}, "
+            f"by SPI {_iso(report.forecast_finish_by_spi) or '-'}"
+        )
+    print_rows(scopes, fmt)
+    if activities:
+        print_rows(_view(_rows(report.activities, ACTIVITY_TIMES, fmt), ACTIVITY_COLUMNS, fmt), fmt)
+
+
+@schedule_app.command("critical-path")
+def critical_path_command(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Option(help="The model.")],
+    schedule: Annotated[str | None, typer.Option(help="Which schedule, when the model has several.")] = None,
+    all_activities: Annotated[
+        bool, typer.Option("--all", help="Every activity with its float, not only the critical ones.")
+    ] = False,
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+) -> None:
+    """CPM: early and late dates and total float; the critical activities in order."""
+    from kgtwin.analytics.schedule import critical_path
+
+    result = run_with_store(settings_of(ctx), lambda store: critical_path(store, model, schedule))
+    if fmt is Format.json:
+        _json(dataclasses.asdict(result))
+        return
+    if fmt is Format.table:
+        out.print(
+            f"schedule {result.schedule} of {result.model}: {_iso(result.project_start)} to "
+            f"{_iso(result.project_finish)} ({result.duration_hours:g} h); time in {result.time_basis}; "
+            f"{len(result.path)} critical of {len(result.activities)} activities"
+        )
+    shown = [a for a in result.activities if all_activities or a.critical]
+    times = ("early_start", "early_finish", "late_start", "late_finish")
+    print_rows(_view(_rows(shown, times, fmt), FLOAT_COLUMNS, fmt), fmt)
+
+
+@schedule_app.command("as-of")
+def as_of_command(
+    ctx: typer.Context,
+    date: Annotated[str, typer.Argument(help="The date (ISO 8601); a date alone means the end of that day.")],
+    scope: Annotated[str, typer.Option(help="The model id, or the uid of a building, storey, space or element.")],
+    model: Annotated[str, typer.Option(help="The model.")],
+    schedule: Annotated[str | None, typer.Option(help="Whose plan, when the model has several schedules.")] = None,
+    elements: Annotated[bool, typer.Option("--elements", help="List every element too.")] = False,
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+) -> None:
+    """What a scope looked like on a date: as planned (the schedule) beside as built (the status history)."""
+    from kgtwin.analytics.timetravel import state_as_of
+
+    at = _moment(date, "DATE", end_of_day=True)
+    assert at is not None
+    state = run_with_store(settings_of(ctx), lambda store: state_as_of(store, model, scope, at, schedule=schedule))
+    if fmt is Format.json:
+        _json(dataclasses.asdict(state))
+        return
+    if fmt is Format.table:
+        out.print(
+            f"{state.level} {state.name or state.scope} as of {_iso(state.as_of)} "
+            f"(plan: {state.schedule or 'none'}): {len(state.elements)} elements"
+        )
+    print_rows(_rows(state.counts, (), fmt), fmt)
+    if elements:
+        print_rows(_rows(state.elements, (), fmt), fmt)

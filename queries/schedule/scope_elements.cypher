@@ -6,7 +6,7 @@
 MATCH (x:Element {model: $model})
 WHERE x.{{key}} = $scope
 OPTIONAL MATCH (a:Activity)-[:CONSTRUCTS]->(x)
-WITH x, collect({start: a.scheduleStart, finish: a.scheduleFinish, summary: a.summary}) AS plan
+WITH x, collect({start: a.scheduleStart, finish: a.scheduleFinish, summary: a.summary, schedule: a.schedule}) AS plan
 OPTIONAL MATCH (ev:Event)-[:ABOUT]->(x)
 WHERE ev.kind = 'status_change'
 RETURN x.uid AS uid, x.name AS name, x.ifcClass AS ifcClass, x.status AS status, plan,

@@ -255,7 +255,7 @@ async def test_progress_drives_status_and_an_element_flagged_issue_keeps_it(stor
     result = await record_progress(store, log, "W0", 40, model="site", when=ms("2026-03-04T10:00"))
     assert sorted(c.uid for c in result.changes) == sorted(walls[1:]) and result.kept_issue == walls[:1]
     assert await statuses() == {walls[0]: "issue", **{w: "in_progress" for w in walls[1:]}}
-    assert result.actual_start == ms("2026-03-04T10:00")  # started with this report
+    assert result.actual_start == ms("2026-03-04")  # under way, so taken to have started as planned
 
     result = await record_progress(store, log, "W0", actual_finish=ms("2026-03-06T15:00"), model="site")
     assert result.percent_complete == 100.0
@@ -265,7 +265,7 @@ async def test_progress_drives_status_and_an_element_flagged_issue_keeps_it(stor
         {"uid": walls[1]},
     )
     assert [(r["t"], orjson.loads(r["d"])["to"]) for r in rows] == [
-        (ms("2026-03-04T10:00"), "in_progress"),
+        (ms("2026-03-04"), "in_progress"),
         (ms("2026-03-06T15:00"), "completed"),  # dated by the actual finish, not by when it was reported
     ]
     rows = await store.run(

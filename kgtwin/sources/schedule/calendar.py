@@ -141,6 +141,19 @@ class WorkCalendar:
             day += _DAY
         return total.total_seconds() / 3600
 
+    @property
+    def spec(self) -> str:
+        """The calendar as people write it: `1-5 08:00-16:00` (what parse_calendar_spec reads)."""
+        days = sorted(self.weekdays)
+        runs: list[list[int]] = []
+        for day in days:
+            if runs and day == runs[-1][-1] + 1:
+                runs[-1].append(day)
+            else:
+                runs.append([day])
+        weekdays = ",".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+        return f"{weekdays} " + ",".join(f"{_clock(a)}-{_clock(b)}" for a, b in self.periods)
+
     def to_text(self) -> str:
         """The calendar as the JSON text an activity carries in the graph (`calendar`)."""
         return orjson.dumps(

@@ -52,7 +52,7 @@ class ForwardPass:
         self._finish: dict[str, dt.datetime | None] = {}
         self._visiting: set[tuple[str, str]] = set()
         # Dates are memoised; visiting predecessors first keeps the recursion shallow on long chains.
-        for task in _predecessors_first(tasks):
+        for task in predecessors_first(tasks):
             self.finish(task)
 
     def _guard(self, kind: str, task: Task) -> None:
@@ -120,7 +120,7 @@ def _working_start(task: Task, earliest: dt.datetime | None) -> dt.datetime | No
     return task.calendar.snap(earliest)
 
 
-def _predecessors_first(tasks: list[Task]) -> list[Task]:
+def predecessors_first(tasks: list[Task]) -> list[Task]:
     """Tasks ordered so that predecessors and sub-tasks come before what depends on them.
 
     A network that loops keeps the rest in its given order; the pass then names the loop.

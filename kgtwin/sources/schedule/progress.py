@@ -75,9 +75,10 @@ async def record_progress(
 ) -> ProgressResult:
     """Record an activity's progress and drive the status of the elements it constructs.
 
-    An actual finish without a percent means 100 %. Starting work (percent above 0) without an
-    actual start records the update's time as the start; 100 % without an actual finish records
-    the update's time as the finish. Going back below 100 % clears the actual finish.
+    An actual finish without a percent means 100 %. Work reported under way (above 0 %) without an
+    actual start is taken to have started as planned, or at the report's time (or its actual
+    finish) when the plan has it start later; 100 % without an actual finish records the report's
+    time as the finish. Going back below 100 % clears the actual finish, back to 0 % the start.
     """
     when = when or now_ms()
     found = await find_activity(store, activity, model)
@@ -98,7 +99,10 @@ async def record_progress(
     if percent >= 100:
         finish = finish or props.get("actualFinish") or when
     if percent > 0 and start is None:
-        start = min(when, finish) if finish else when
+        # work under way (or done) started by now: as planned, unless the plan has it start later
+        reference = min(when, finish) if finish else when
+        planned = props.get("scheduleStart")
+        start = min(planned, reference) if planned is not None else reference
     if percent == 0 and actual_start is None:
         start = None
     if start is not None and finish is not None and finish < start:
