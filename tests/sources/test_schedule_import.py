@@ -68,7 +68,8 @@ def seed_schedule(ifc: ifcopenshell.file) -> list[dict]:
 
 async def activities(store: GraphStore, model: str = "site") -> dict[str, dict]:
     rows = await store.run(
-        "MATCH (a:Activity {model: $model}) WHERE a.source = 'schedule' RETURN a.identification AS id, properties(a) AS p",
+        "MATCH (a:Activity {model: $model}) WHERE a.source = 'schedule' "
+        "RETURN a.identification AS id, properties(a) AS p",
         {"model": model},
     )
     return {r["id"]: r["p"] for r in rows}
@@ -118,6 +119,7 @@ async def test_a_reimport_updates_in_place_and_keeps_the_progress_reported_since
 ) -> None:
     ifc = await sample_site(store, tmp_path)
     plan = seed_schedule(ifc)
+    plan[0]["cost"] = 1200.0
     path = tmp_path / "plan.json"
     path.write_bytes(orjson.dumps({"id": "main", "name": "Main plan", "activities": plan}))
     await import_schedule(store, path, "site")
@@ -127,7 +129,7 @@ async def test_a_reimport_updates_in_place_and_keeps_the_progress_reported_since
     )
 
     # the next version: S0 renamed and a day later, W1 dropped, a new activity; the file states progress too
-    plan[0] = {**plan[0], "name": "Slab L0 (pour 1)", "end": "2026-03-04", "percentComplete": 10}
+    plan[0] = {**plan[0], "name": "Slab L0 (pour 1)", "end": "2026-03-04", "percentComplete": 10, "cost": None}
     plan[3] = {"id": "R1", "name": "Roof", "duration": "1d", "predecessors": ["S1"], "percentComplete": 0}
     path.write_bytes(orjson.dumps({"id": "main", "name": "Main plan", "activities": plan}))
     summary = await import_schedule(store, path, "site")
@@ -136,6 +138,7 @@ async def test_a_reimport_updates_in_place_and_keeps_the_progress_reported_since
     assert sorted(found) == ["R1", "S0", "S1", "W0"]
     assert found["S0"]["name"] == "Slab L0 (pour 1)" and found["S0"]["scheduleFinish"] == ms("2026-03-05")
     assert found["S0"]["percentComplete"] == 60.0 and found["S0"]["actualStart"] == ms("2026-03-02T07:00")
+    assert "cost" not in found["S0"] and found["S0"]["progressSource"] == "progress"
     assert found["R1"]["percentComplete"] == 0.0
     assert [link for link in await links(store, "PRECEDES") if link[1] == "R1"] == [("S1", "R1", "FINISH_START", 0.0)]
     assert await store.run("MATCH (a:Activity {identification: 'W1'}) RETURN a.uid AS uid") == []
@@ -276,6 +279,9 @@ async def test_progress_drives_status_and_an_element_flagged_issue_keeps_it(stor
     result = await record_progress(store, log, "W0", 0, model="site")
     assert await statuses() == {walls[0]: "issue", **{w: "planned" for w in walls[1:]}}
     assert (result.actual_start, result.actual_finish) == (None, None)
+    stored = (await activities(store))["W0"]
+    assert (stored["percentComplete"], stored.get("actualStart"), stored.get("actualFinish")) == (0.0, None, None)
+    assert stored["progressSource"] == "progress"
     with pytest.raises(ScheduleError, match="an actual finish means 100 %"):
         await record_progress(store, log, "W0", 50, model="site", actual_finish=ms("2026-03-06T15:00"))
     with pytest.raises(ScheduleError, match="no activity 'X9' in model 'site'"):
@@ -287,11 +293,12 @@ def test_bad_files_give_one_line_errors_and_change_nothing(
 ) -> None:
     write_sample(tmp_path / "b.ifc", SampleSpec(storeys=1, spaces_per_storey=1))
     assert run_cli("load", "ifc", str(tmp_path / "b.ifc"), "--model", "bad", data_dir=data_dir).returncode == 0
+    one_day = '"start": "2026-03-02", "end": "2026-03-03"'
     files = {
         "notes.json": ("these are notes", "not JSON"),
         "object.json": ('{"activities": 3}', "expected a list of activities"),
         "dup.json": (
-            '[{"id": "A", "start": "2026-03-02", "end": "2026-03-03"}, {"id": "A", "start": "2026-03-02", "end": "2026-03-03"}]',
+            f'[{{"id": "A", {one_day}}}, {{"id": "A", {one_day}}}]',
             "appears twice",
         ),
         "pred.json": (
@@ -299,7 +306,8 @@ def test_bad_files_give_one_line_errors_and_change_nothing(
             "its predecessor 'Z' is not in the file",
         ),
         "loop.json": (
-            '[{"id": "A", "start": "2026-03-02", "duration": "1d", "predecessors": ["B"]}, {"id": "B", "duration": "1d", "predecessors": ["A"]}]',
+            '[{"id": "A", "start": "2026-03-02", "duration": "1d", "predecessors": ["B"]}, '
+            '{"id": "B", "duration": "1d", "predecessors": ["A"]}]',
             "loop through activity",
         ),
         "backwards.json": ('[{"id": "A", "start": "2026-03-05", "end": "2026-03-02"}]', "ends before it starts"),

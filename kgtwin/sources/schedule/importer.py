@@ -72,39 +72,45 @@ async def write_schedule(
     wanted = sorted({f"{model}:{g}" for a in plan.activities for g in a.elements})
     known = {row["uid"] for row in await store.execute("schedule/known_elements", {"uids": wanted})}
     summary.unknown_elements = sorted(uid.split(":", 1)[1] for uid in set(wanted) - known)
-    previous = {
-        row["uid"]: row for row in await store.execute("schedule/previous", {"model": model, "schedule": schedule})
-    }
+    found = await store.execute("schedule/previous", {"model": model, "schedule": schedule})
+    previous = {row["uid"]: row["props"] for row in found}
 
+    load = uuid.uuid4().hex
     rows, progressed = [], []
     for a in plan.activities:
         uid = uid_of[a.id]
-        calendar = plan.calendar_of(a)
+        before = previous.get(uid)
         props: dict[str, Any] = {
+            **(before or {}),  # what others wrote on the activity stays
+            "uid": uid,
+            "model": model,
+            "schedule": schedule,
+            "source": "schedule",
+            "loadId": load,
+            "format": plan.format,
             "name": a.name,
             "identification": a.id,
             "scheduleStart": epoch_ms(a.start),
             "scheduleFinish": epoch_ms(a.finish),
             "durationHours": round(a.duration_hours or 0.0, 6),
-            "calendar": calendar.to_text(),
+            "calendar": plan.calendar_of(a).to_text(),
             "summary": a.summary,
             "isMilestone": a.milestone,
             "cost": a.cost,
-            "format": plan.format,
         }
-        before = previous.get(uid)
         stated = {
             "percentComplete": a.percent_complete,
             "actualStart": epoch_ms(a.actual_start),
             "actualFinish": epoch_ms(a.actual_finish),
         }
-        if before is not None and before.get("progressSource") == FIELD_PROGRESS:
-            summary.progress_kept += any(v is not None for v in stated.values())
-        elif any(v is not None for v in stated.values()):
-            props.update(stated)
-            if not a.summary and (before is None or before.get("percentComplete") != a.percent_complete):
+        states_progress = any(v is not None for v in stated.values())
+        kept = before is not None and before.get("progressSource") == FIELD_PROGRESS
+        summary.progress_kept += kept and states_progress
+        if states_progress and not kept:
+            props.update(stated, progressSource="file")
+            if not a.summary and (before or {}).get("percentComplete") != a.percent_complete:
                 progressed.append(uid)
-        rows.append({"uid": uid, "props": props})
+        rows.append({"uid": uid, "props": {k: v for k, v in props.items() if v is not None}})
         if before is None:
             summary.added += 1
         else:
@@ -135,7 +141,6 @@ async def write_schedule(
     finishes = [a.finish for a in plan.activities if a.finish]
     starts = [a.start for a in plan.activities if a.start]
     now = int(time.time() * 1000)
-    load = uuid.uuid4().hex
     scope = {"model": model, "schedule": schedule}
     async with store.transaction() as tx:
         await tx.run(
@@ -143,19 +148,23 @@ async def write_schedule(
             {
                 "uid": schedule,
                 "model": model,
-                "props": {
-                    "name": plan.name,
-                    "identification": plan.id,
-                    "format": plan.format,
-                    "file": file,
-                    "startTime": epoch_ms(plan.start or min(starts, default=None)),
-                    "finishTime": epoch_ms(max(finishes, default=None)),
-                    "calendar": plan.calendar.to_text(),
-                    "importedAt": now,
+                "props": {  # no nulls: see schedule/upsert_activities
+                    k: v
+                    for k, v in {
+                        "name": plan.name,
+                        "identification": plan.id,
+                        "format": plan.format,
+                        "file": file,
+                        "startTime": epoch_ms(plan.start or min(starts, default=None)),
+                        "finishTime": epoch_ms(max(finishes, default=None)),
+                        "calendar": plan.calendar.to_text(),
+                        "importedAt": now,
+                    }.items()
+                    if v is not None
                 },
             },
         )
-        await tx.run(named("schedule/upsert_activities").text, {"rows": rows, "load": load, **scope})
+        await tx.run(named("schedule/upsert_activities").text, {"rows": rows})
         await tx.run(named("schedule/clear_links").text, scope)
         await tx.run(named("schedule/clear_roots").text, {"schedule": schedule})
         for (kind, start_label, end_label), batch in links.items():

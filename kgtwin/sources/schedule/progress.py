@@ -107,14 +107,11 @@ async def record_progress(
         start = None
     if start is not None and finish is not None and finish < start:
         raise ScheduleError("the actual finish is before the actual start")
-    updates = {
-        "percentComplete": float(percent),
-        "actualStart": start,
-        "actualFinish": finish,
-        "progressTime": when,
-        "progressSource": FIELD_PROGRESS,
-    }
-    rows = await store.execute("schedule/set_progress", {"uid": uid, "props": updates})
+    updates = {"percentComplete": float(percent), "actualStart": start, "actualFinish": finish}
+    stored = {**props, **updates, "progressTime": when, "progressSource": FIELD_PROGRESS}
+    rows = await store.execute(
+        "schedule/set_progress", {"uid": uid, "props": {k: v for k, v in stored.items() if v is not None}}
+    )
     elements = [e for e in rows[0]["elements"] if e.get("uid")] if rows else []
     places = [e[k] for e in elements for k in ("storey", "building") if e.get(k)]
     await log.record(
@@ -125,12 +122,7 @@ async def record_progress(
                 subject_label="Activity",
                 model=props.get("model"),
                 source=source,
-                details={
-                    "percentComplete": float(percent),
-                    "actualStart": start,
-                    "actualFinish": finish,
-                    "previous": {k: props.get(k) for k in ("percentComplete", "actualStart", "actualFinish")},
-                },
+                details={**updates, "previous": {k: props.get(k) for k in updates}},
                 scope=tuple(dict.fromkeys(p for p in [props.get("schedule"), *places] if p)),
                 time=when,
             )
@@ -156,12 +148,13 @@ async def drive_status(
     """Set the status of the elements these activities (of `schedule`, '' for the IFC file's own)
     construct from the progress of all that schedule's activities that construct them."""
     when = when or now_ms()
-    moment_of: dict[str, dict[str, int]] = defaultdict(dict)  # element -> status -> when it happened
+    moment_of: dict[str, dict[str, int]] = {}  # element -> status -> when it happened, where known
     for row in await store.execute("schedule/activity_elements", {"uids": list(activities)}):
         for element in row["elements"]:
+            moments = moment_of.setdefault(element, {})
             for status, moment in (("completed", row["actualFinish"]), ("in_progress", row["actualStart"])):
                 if moment is not None:
-                    moment_of[element][status] = max(moment, moment_of[element].get(status, 0))
+                    moments[status] = max(moment, moments.get(status, 0))
     if not moment_of:
         return []
     groups: dict[tuple[str, int], list[str]] = defaultdict(list)
