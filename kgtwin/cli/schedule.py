@@ -63,8 +63,15 @@ def _rows(items: list[Any], times: tuple[str, ...], fmt: Format) -> list[dict[st
     return rows
 
 
-def _json(value: Any) -> None:
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n")
+def _publish(result: Any, fmt: Format, header: str, *tables: list[dict[str, Any]]) -> None:
+    """JSON: the whole result as the library returns it; a table: a header line, then the tables; CSV: the tables."""
+    if fmt is Format.json:
+        sys.stdout.write(orjson.dumps(dataclasses.asdict(result), option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    if fmt is Format.table:
+        out.print(header)
+    for rows in tables:
+        print_rows(rows, fmt)
 
 
 @schedule_app.command("import")
@@ -103,7 +110,7 @@ def import_command(
 def progress_command(
     ctx: typer.Context,
     activity: Annotated[str, typer.Argument(help="The activity's uid, or its id in the schedule (with --model).")],
-    percent: Annotated[float | None, typer.Option(min=0, max=100, help="Percent complete.")] = None,
+    percent: Annotated[float | None, typer.Option(help="Percent complete (0-100).")] = None,
     actual_start: Annotated[str | None, typer.Option(help="When the work started (ISO 8601).")] = None,
     actual_finish: Annotated[str | None, typer.Option(help="When it finished (ISO 8601); means 100 %.")] = None,
     model: Annotated[str | None, typer.Option(help="The model, to find the activity by its id.")] = None,
@@ -202,20 +209,15 @@ def report_command(
             store, model, at, by.value if by else None, schedule=schedule, tolerance=tolerance
         ),
     )
-    if fmt is Format.json:
-        _json(dataclasses.asdict(report))
-        return
+    header = (
+        f"schedule {report.schedule} of {report.model} as of {_iso(report.as_of)}: weights are planned "
+        f"{'cost' if report.basis == 'cost' else 'working hours'}; time in {report.time_basis}; "
+        f"days are {report.day_hours:g} h; forecast finish {_iso(report.forecast_finish)}, "
+        f"by SPI {_iso(report.forecast_finish_by_spi) or '-'}"
+    )
     scopes = _view(_rows([report.project, *report.groups], SCOPE_TIMES, fmt), SCOPE_COLUMNS, fmt)
-    if fmt is Format.table:
-        out.print(
-            f"schedule {report.schedule} of {report.model} as of {_iso(report.as_of)}: weights are planned "
-            f"{'cost' if report.basis == 'cost' else 'working hours'}; time in {report.time_basis}; "
-            f"days are {report.day_hours:g} h; forecast finish {_iso(report.forecast_finish)}, "
-            f"by SPI {_iso(report.forecast_finish_by_spi) or '-'}"
-        )
-    print_rows(scopes, fmt)
-    if activities:
-        print_rows(_view(_rows(report.activities, ACTIVITY_TIMES, fmt), ACTIVITY_COLUMNS, fmt), fmt)
+    listed = [_view(_rows(report.activities, ACTIVITY_TIMES, fmt), ACTIVITY_COLUMNS, fmt)] if activities else []
+    _publish(report, fmt, header, scopes, *listed)
 
 
 @schedule_app.command("critical-path")
@@ -232,18 +234,14 @@ def critical_path_command(
     from kgtwin.analytics.schedule import critical_path
 
     result = run_with_store(settings_of(ctx), lambda store: critical_path(store, model, schedule))
-    if fmt is Format.json:
-        _json(dataclasses.asdict(result))
-        return
-    if fmt is Format.table:
-        out.print(
-            f"schedule {result.schedule} of {result.model}: {_iso(result.project_start)} to "
-            f"{_iso(result.project_finish)} ({result.duration_hours:g} h); time in {result.time_basis}; "
-            f"{len(result.path)} critical of {len(result.activities)} activities"
-        )
+    header = (
+        f"schedule {result.schedule} of {result.model}: {_iso(result.project_start)} to "
+        f"{_iso(result.project_finish)} ({result.duration_hours:g} h); time in {result.time_basis}; "
+        f"{len(result.path)} critical of {len(result.activities)} activities"
+    )
     shown = [a for a in result.activities if all_activities or a.critical]
     times = ("early_start", "early_finish", "late_start", "late_finish")
-    print_rows(_view(_rows(shown, times, fmt), FLOAT_COLUMNS, fmt), fmt)
+    _publish(result, fmt, header, _view(_rows(shown, times, fmt), FLOAT_COLUMNS, fmt))
 
 
 @schedule_app.command("as-of")
@@ -262,14 +260,9 @@ def as_of_command(
     at = _moment(date, "DATE", end_of_day=True)
     assert at is not None
     state = run_with_store(settings_of(ctx), lambda store: state_as_of(store, model, scope, at, schedule=schedule))
-    if fmt is Format.json:
-        _json(dataclasses.asdict(state))
-        return
-    if fmt is Format.table:
-        out.print(
-            f"{state.level} {state.name or state.scope} as of {_iso(state.as_of)} "
-            f"(plan: {state.schedule or 'none'}): {len(state.elements)} elements"
-        )
-    print_rows(_rows(state.counts, (), fmt), fmt)
-    if elements:
-        print_rows(_rows(state.elements, (), fmt), fmt)
+    header = (
+        f"{state.level} {state.name or state.scope} as of {_iso(state.as_of)} "
+        f"(plan: {state.schedule or 'none'}): {len(state.elements)} elements"
+    )
+    listed = [_rows(state.elements, (), fmt)] if elements else []
+    _publish(state, fmt, header, _rows(state.counts, (), fmt), *listed)

@@ -288,46 +288,61 @@ async def test_progress_drives_status_and_an_element_flagged_issue_keeps_it(stor
         await record_progress(store, log, "X9", 50, model="site")
 
 
-def test_bad_files_give_one_line_errors_and_change_nothing(
+ONE_DAY = '"start": "2026-03-02", "end": "2026-03-03"'
+BAD_FILES = {
+    "notes.json": ("these are notes", "not JSON"),
+    "parent.json": (f'[{{"id": "A", {ONE_DAY}, "parent": "P"}}]', "its parent 'P' is not in the file"),
+    "nodates.json": ('[{"id": "A", "duration": "1d"}]', "no activity has a start date"),
+    "calendar.json": (f'{{"calendar": "weekends", "activities": [{{"id": "A", {ONE_DAY}}}]}}', "is not like '1-5"),
+    "object.json": ('{"activities": 3}', "expected a list of activities"),
+    "dup.json": (
+        f'[{{"id": "A", {ONE_DAY}}}, {{"id": "A", {ONE_DAY}}}]',
+        "appears twice",
+    ),
+    "pred.json": (
+        '[{"id": "A", "start": "2026-03-02", "end": "2026-03-03", "predecessors": ["Z"]}]',
+        "its predecessor 'Z' is not in the file",
+    ),
+    "loop.json": (
+        '[{"id": "A", "start": "2026-03-02", "duration": "1d", "predecessors": ["B"]}, '
+        '{"id": "B", "duration": "1d", "predecessors": ["A"]}]',
+        "loop through activity",
+    ),
+    "backwards.json": ('[{"id": "A", "start": "2026-03-05", "end": "2026-03-02"}]', "ends before it starts"),
+    "date.json": ('[{"id": "A", "start": "next tuesday", "end": "2026-03-02"}]', "'next tuesday' is not a date"),
+    "lag.csv": (
+        "id,name,start,end,predecessors\nA,a,2026-03-02,2026-03-03,\nB,b,2026-03-02,2026-03-03,AFS+soon\n",
+        "is not like A10",
+    ),
+    "nocolumn.csv": ("name,start\nx,2026-03-02\n", "no 'id' column"),
+    "percent.csv": ("id,start,end,percentComplete\nA,2026-03-02,2026-03-03,140\n", "is not between 0 and 100"),
+    "broken.xml": ("<Project><Tasks><Task>", "not XML"),
+    "other.xml": ("<Workbook/>", "not Microsoft Project XML"),
+    "plan.txt": ("id,name\n", "cannot tell the format"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_a_bad_file_is_refused_with_one_line_that_says_why(tmp_path: Path, name: str) -> None:
+    content, says = BAD_FILES[name]
+    (tmp_path / name).write_text(content)
+    with pytest.raises(ScheduleError) as refused:
+        read_schedule(tmp_path / name)
+    assert says in str(refused.value) and "\n" not in str(refused.value)
+    assert str(refused.value).startswith(str(tmp_path / name))  # where
+
+
+def test_the_command_refuses_bad_files_in_one_line_and_changes_nothing(
     tmp_path: Path, data_dir: Path, falkordb_store: GraphStore
 ) -> None:
     write_sample(tmp_path / "b.ifc", SampleSpec(storeys=1, spaces_per_storey=1))
     assert run_cli("load", "ifc", str(tmp_path / "b.ifc"), "--model", "bad", data_dir=data_dir).returncode == 0
-    one_day = '"start": "2026-03-02", "end": "2026-03-03"'
-    files = {
-        "notes.json": ("these are notes", "not JSON"),
-        "object.json": ('{"activities": 3}', "expected a list of activities"),
-        "dup.json": (
-            f'[{{"id": "A", {one_day}}}, {{"id": "A", {one_day}}}]',
-            "appears twice",
-        ),
-        "pred.json": (
-            '[{"id": "A", "start": "2026-03-02", "end": "2026-03-03", "predecessors": ["Z"]}]',
-            "its predecessor 'Z' is not in the file",
-        ),
-        "loop.json": (
-            '[{"id": "A", "start": "2026-03-02", "duration": "1d", "predecessors": ["B"]}, '
-            '{"id": "B", "duration": "1d", "predecessors": ["A"]}]',
-            "loop through activity",
-        ),
-        "backwards.json": ('[{"id": "A", "start": "2026-03-05", "end": "2026-03-02"}]', "ends before it starts"),
-        "date.json": ('[{"id": "A", "start": "next tuesday", "end": "2026-03-02"}]', "'next tuesday' is not a date"),
-        "lag.csv": (
-            "id,name,start,end,predecessors\nA,a,2026-03-02,2026-03-03,\nB,b,2026-03-02,2026-03-03,AFS+soon\n",
-            "is not like A10",
-        ),
-        "nocolumn.csv": ("name,start\nx,2026-03-02\n", "no 'id' column"),
-        "percent.csv": ("id,start,end,percentComplete\nA,2026-03-02,2026-03-03,140\n", "is not between 0 and 100"),
-        "broken.xml": ("<Project><Tasks><Task>", "not XML"),
-        "other.xml": ("<Workbook/>", "not Microsoft Project XML"),
-        "plan.txt": ("id,name\n", "cannot tell the format"),
-    }
     before = run_cli("cypher", "-f", "json", "MATCH (n) RETURN count(n) AS c", data_dir=data_dir).stdout
-    for name, (content, says) in files.items():
-        (tmp_path / name).write_text(content)
+    for name in ("notes.json", "loop.json", "broken.xml"):
+        (tmp_path / name).write_text(BAD_FILES[name][0])
         result = run_cli("schedule", "import", str(tmp_path / name), "--model", "bad", data_dir=data_dir)
         assert result.returncode == 2, (name, result.stderr)
-        assert result.stderr.strip().count("\n") == 0 and says in result.stderr, (name, result.stderr)
+        assert result.stderr.strip().count("\n") == 0 and BAD_FILES[name][1] in result.stderr
         assert "Traceback" not in result.stderr
     good = tmp_path / "good.json"
     good.write_text('[{"id": "A", "start": "2026-03-02", "end": "2026-03-03"}]')
