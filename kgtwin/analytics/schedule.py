@@ -40,7 +40,6 @@ from kgtwin.sources.schedule.calendar import ELAPSED, ScheduleError, WorkCalenda
 from kgtwin.sources.schedule.network import ForwardPass, Task, ends_on_finish, predecessors_first, starts_from_start
 from kgtwin.store import GraphStore
 
-STATUSES = ("ahead", "on_track", "behind")
 DEFAULT_TOLERANCE = 5.0  # percentage points
 CRITICAL_FLOAT_HOURS = 1 / 60
 IFC_SCHEDULE = "ifc"  # how the model file's own 4D tasks are named when choosing a schedule

@@ -22,8 +22,6 @@ from kgtwin.sources.schedule.progress import FIELD_PROGRESS, drive_status
 from kgtwin.store import GraphStore
 from kgtwin.store.queries import named
 
-PROGRESS_KEYS = ("percentComplete", "actualStart", "actualFinish")
-
 
 @dataclass
 class ImportSummary:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 from kgtwin.sources.schedule.calendar import ScheduleError, WorkCalendar
 
-LINK_TYPES = ("FINISH_START", "START_START", "FINISH_FINISH", "START_FINISH")
 SHORT_LINK_TYPES = {"FS": "FINISH_START", "SS": "START_START", "FF": "FINISH_FINISH", "SF": "START_FINISH"}
 
 
