@@ -3,7 +3,15 @@
 Each command group lives in its own module and registers itself on the one `app` when imported.
 """
 
-from kgtwin.cli import db, demo, ingest, load, queries, serve  # noqa: F401  (registers the commands)
+from kgtwin.cli import (  # noqa: F401  (each module registers its commands on the app)
+    db,
+    demo,
+    ingest,
+    load,
+    queries,
+    schedule,
+    serve,
+)
 from kgtwin.cli.common import app, run
 
 __all__ = ["app", "run"]

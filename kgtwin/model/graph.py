@@ -42,6 +42,7 @@ FILE_KEYS = frozenset(
         "summary",
         "startTime",
         "finishTime",
+        "calendar",
         "elementType",  # uid of the element's type, so KPIs can be scoped to a type by a property
         # where a node is: uids of its building, storey and space (see LOCATION_KEYS)
         "building",

@@ -1,168 +1,30 @@
 """4D data of an IFC model: work schedules, tasks, sequences and the dates a scheduler derives.
 
 Where tasks only carry durations, dates follow from the sequences the way a scheduler's
-forward pass computes them: a task starts at the latest of its predecessors' constraints
-(finish-start, start-start, finish-finish, start-finish, each with its lag) and never before its
-summary task may start; a summary task spans its sub-tasks. Work-time durations and lags are
+forward pass computes them (`kgtwin.sources.schedule.network`). Work-time durations and lags are
 counted in working hours of the task's calendar (IfcWorkCalendar: working weekdays and daily
-periods; Monday to Friday, 08:00-16:00 when the model has none). IFC date-times without a
-zone are taken as UTC.
+periods; Monday to Friday, 08:00-16:00 when the model has none), which each activity carries
+as `calendar`. IFC date-times without a zone are taken as UTC.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 
 import ifcopenshell
 import ifcopenshell.util.date
 import ifcopenshell.util.sequence
 
-from kgtwin.errors import KgtwinError
 from kgtwin.model.graph import ModelGraph
-
-DEFAULT_PERIODS = ((dt.time(8), dt.time(16)),)
-WORK_WEEK = frozenset({1, 2, 3, 4, 5})
-
-
-class ScheduleError(KgtwinError):
-    exit_code = 2
-
-
-@dataclass(frozen=True)
-class WorkCalendar:
-    weekdays: frozenset[int] = WORK_WEEK  # ISO weekdays, Monday = 1
-    periods: tuple[tuple[dt.time, dt.time], ...] = DEFAULT_PERIODS
-
-    def _day_periods(self, day: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
-        if day.isoweekday() not in self.weekdays:
-            return []
-        return [(dt.datetime.combine(day, a), dt.datetime.combine(day, b)) for a, b in self.periods]
-
-    def snap(self, moment: dt.datetime) -> dt.datetime:
-        """The first working instant at or after `moment` (the end of a period is not one)."""
-        day = moment.date()
-        for _ in range(3660):
-            for start, end in self._day_periods(day):
-                if moment < end:
-                    return max(moment, start)
-            day += dt.timedelta(days=1)
-            moment = dt.datetime.combine(day, dt.time())
-        raise ScheduleError("the work calendar has no working time in ten years")
-
-    def add(self, moment: dt.datetime, hours: float) -> dt.datetime:
-        """`hours` of working time after `moment`; a task ending at a period's end stays there."""
-        moment = self.snap(moment)
-        remaining = dt.timedelta(hours=hours)
-        while True:
-            end = next(e for s, e in self._day_periods(moment.date()) if s <= moment < e)
-            if remaining <= end - moment:
-                return moment + remaining
-            remaining -= end - moment
-            moment = self.snap(end)
-
-    def subtract(self, moment: dt.datetime, hours: float) -> dt.datetime:
-        remaining = dt.timedelta(hours=hours)
-        day = moment.date()
-        while remaining > dt.timedelta(0):
-            for start, end in reversed(self._day_periods(day)):
-                end = min(end, moment)
-                if end <= start:
-                    continue
-                if remaining <= end - start:
-                    return end - remaining
-                remaining -= end - start
-            day -= dt.timedelta(days=1)
-            moment = dt.datetime.combine(day, dt.time.max)
-        return moment
-
-
-ELAPSED = WorkCalendar(weekdays=frozenset(range(1, 8)), periods=((dt.time(0), dt.time.max),))
-
-
-@dataclass
-class Task:
-    entity: ifcopenshell.entity_instance
-    uid: str
-    duration_hours: float
-    calendar: WorkCalendar
-    given_start: dt.datetime | None
-    given_finish: dt.datetime | None
-    parent: Task | None = None
-    children: list[Task] = field(default_factory=list)
-    predecessors: list[tuple[Task, str, float]] = field(default_factory=list)
-
-
-class ForwardPass:
-    def __init__(self, tasks: list[Task], schedule_start: dt.datetime | None) -> None:
-        self.tasks = tasks
-        self.schedule_start = schedule_start
-        self._earliest: dict[str, dt.datetime | None] = {}
-        self._start: dict[str, dt.datetime | None] = {}
-        self._finish: dict[str, dt.datetime | None] = {}
-        self._visiting: set[tuple[str, str]] = set()
-
-    def _guard(self, kind: str, task: Task) -> None:
-        if (kind, task.uid) in self._visiting:
-            raise ScheduleError(f"the task sequence loops through task {task.entity.Name!r}: no dates can be derived")
-        self._visiting.add((kind, task.uid))
-
-    def earliest(self, task: Task) -> dt.datetime | None:
-        if task.uid in self._earliest:
-            return self._earliest[task.uid]
-        self._guard("earliest", task)
-        if task.given_start is not None:
-            value: dt.datetime | None = task.given_start
-        else:
-            candidates = []
-            for pred, kind, lag in task.predecessors:
-                anchor = self.start(pred) if kind in ("START_START", "START_FINISH") else self.finish(pred)
-                if anchor is None:
-                    continue
-                moment = task.calendar.add(anchor, lag) if lag >= 0 else task.calendar.subtract(anchor, -lag)
-                if kind in ("FINISH_FINISH", "START_FINISH"):
-                    moment = task.calendar.subtract(moment, task.duration_hours)
-                candidates.append(moment)
-            if task.parent is not None and (parent_start := self.earliest(task.parent)) is not None:
-                candidates.append(parent_start)
-            if not candidates and self.schedule_start is not None:
-                candidates.append(self.schedule_start)
-            value = max(candidates) if candidates else None
-        self._earliest[task.uid] = value
-        return value
-
-    def start(self, task: Task) -> dt.datetime | None:
-        if task.uid not in self._start:
-            self._guard("start", task)
-            if task.children:
-                starts = [s for c in task.children if (s := self.start(c)) is not None]
-                self._start[task.uid] = min(starts) if starts else self.earliest(task)
-            else:
-                earliest = self.earliest(task)
-                self._start[task.uid] = None if earliest is None else task.calendar.snap(earliest)
-        return self._start[task.uid]
-
-    def finish(self, task: Task) -> dt.datetime | None:
-        if task.uid not in self._finish:
-            self._guard("finish", task)
-            if task.children:
-                finishes = [f for c in task.children if (f := self.finish(c)) is not None]
-                value = max(finishes) if finishes else None
-            elif task.given_finish is not None:
-                value = task.given_finish
-            else:
-                start = self.start(task)
-                value = None if start is None else task.calendar.add(start, task.duration_hours)
-            self._finish[task.uid] = value
-        return self._finish[task.uid]
-
-
-def epoch_ms(moment: dt.datetime | None) -> int | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return int(moment.timestamp() * 1000)
+from kgtwin.sources.schedule.calendar import (
+    DEFAULT_PERIODS,
+    ELAPSED,
+    WORK_WEEK,
+    WorkCalendar,
+    epoch_ms,
+    parse_time_of_day,
+)
+from kgtwin.sources.schedule.network import ForwardPass, Task
 
 
 def parse_datetime(value: object) -> dt.datetime | None:
@@ -203,7 +65,7 @@ def calendar_of(entity: ifcopenshell.entity_instance | None, cache: dict[int, Wo
             weekdays.update(range(1, 8))
         weekdays.update(pattern.WeekdayComponent or ())
         for period in pattern.TimePeriods or ():
-            periods.append((dt.time.fromisoformat(period.StartTime), dt.time.fromisoformat(period.EndTime)))
+            periods.append((parse_time_of_day(period.StartTime), parse_time_of_day(period.EndTime)))
     calendar = WorkCalendar(
         weekdays=frozenset(weekdays) or WORK_WEEK, periods=tuple(sorted(periods)) or DEFAULT_PERIODS
     )
@@ -218,13 +80,15 @@ def add_schedules(graph: ModelGraph, ifc: ifcopenshell.file) -> None:
         return
     calendars: dict[int, WorkCalendar] = {}
     tasks: dict[int, Task] = {}
+    entities: dict[str, ifcopenshell.entity_instance] = {}
     for entity in ifc.by_type("IfcTask"):
         time = entity.TaskTime
         elapsed = time is not None and time.DurationType == "ELAPSEDTIME"
         calendar = ELAPSED if elapsed else calendar_of(ifcopenshell.util.sequence.derive_calendar(entity), calendars)
+        entities[graph.uid(entity.GlobalId)] = entity
         tasks[entity.id()] = Task(
-            entity=entity,
             uid=graph.uid(entity.GlobalId),
+            name=entity.Name or entity.GlobalId,
             duration_hours=duration_hours(time.ScheduleDuration) if time else 0.0,
             calendar=calendar,
             given_start=parse_datetime(time.ScheduleStart) if time else None,
@@ -269,7 +133,8 @@ def add_schedules(graph: ModelGraph, ifc: ifcopenshell.file) -> None:
     schedule_start = min((s for x in schedules if (s := parse_datetime(x.StartTime))), default=None)
     dates = ForwardPass(list(tasks.values()), schedule_start)
     for task in tasks.values():
-        entity, time = task.entity, task.entity.TaskTime
+        entity = entities[task.uid]
+        time = entity.TaskTime
         start, finish = dates.start(task), dates.finish(task)
         graph.add_node(
             "Activity",
@@ -290,6 +155,7 @@ def add_schedules(graph: ModelGraph, ifc: ifcopenshell.file) -> None:
                 "actualFinish": epoch_ms(parse_datetime(time.ActualFinish)) if time else None,
                 "percentComplete": round(time.Completion * 100, 3) if time and time.Completion is not None else None,
                 "summary": bool(task.children),
+                "calendar": task.calendar.to_text(),
                 "ifcClass": entity.is_a(),
             },
             (entity.is_a(),),
