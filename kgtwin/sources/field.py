@@ -25,6 +25,7 @@ from kgtwin.errors import KgtwinError
 from kgtwin.events import BINDING_CHANGE, PROPERTY_UPDATE, STATUS_CHANGE, EventLog, TwinEvent, scope_of
 from kgtwin.model.graph import is_file_key
 from kgtwin.store import GraphStore
+from kgtwin.store.base import split_removals
 
 STATUSES = ("planned", "in_progress", "completed", "issue")
 CONFLICT_RULES = ("physical_wins", "field_wins", "latest_wins")
@@ -191,7 +192,10 @@ async def set_properties(
         )
     if updates:
         updates["fieldOverrides"] = sorted(overrides) or None
-        await store.execute("field/set_properties", {"uid": uid, "props": updates}, label=label)
+        (setting,), removing = split_removals([{"uid": uid, "props": updates}])
+        await store.execute("field/set_properties", setting, label=label)
+        if removing:
+            await store.execute("graph/remove_keys", {"rows": removing}, label=label)
     await log.record(events)
     return outcomes
 

@@ -16,7 +16,7 @@ from typing import Any
 from kgtwin.model.graph import ModelGraph, is_file_key
 from kgtwin.model.schema import INDEXES, MODEL_LABELS
 from kgtwin.store import GraphStore
-from kgtwin.store.base import Transaction
+from kgtwin.store.base import Transaction, split_removals
 from kgtwin.store.queries import named
 
 BATCH = 2000
@@ -92,7 +92,9 @@ async def write_model(
             # New nodes are created whole: one write per node instead of a merge, a property
             # update and a label update, each of which FalkorDB re-indexes the node for.
             await send(tx, create.render(labels=[label, *extra]), fresh, model=graph.model, newStatus=new_status)
+            existing, removals = split_removals(existing)
             await send(tx, upsert.render(label=label, labels=list(extra)), existing, newStatus=new_status)
+            await send(tx, named("graph/remove_keys").render(label=label), removals)
         for (rel_type, start_label, end_label), rows in graph.rels.items():
             await send(tx, link.render(start=start_label, end=end_label, type=rel_type), rows)
             summary.relationships += len(rows)

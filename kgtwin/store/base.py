@@ -94,6 +94,21 @@ class GraphStore(ABC):
         await self.close()
 
 
+def split_removals(
+    rows: Sequence[Mapping[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows of {uid, props} as (rows setting the non-null values, rows removing one key each).
+
+    Removals go through `graph/remove_keys`, one key per row: see that query for why.
+    """
+    setting, removing = [], []
+    for row in rows:
+        props = row["props"]
+        setting.append({**row, "props": {k: v for k, v in props.items() if v is not None}})
+        removing += [{"uid": row["uid"], "props": {k: None}} for k, v in props.items() if v is None]
+    return setting, removing
+
+
 def plain_node(labels: Sequence[str], properties: Mapping[str, Any]) -> Row:
     """Nodes come back as maps on both engines, labels under `_labels`."""
     return {"_labels": sorted(labels), **properties}

@@ -142,3 +142,22 @@ async def test_a_bound_property_follows_its_conflict_rule(
         assert await current() == (22.0 if sensor_overwrites_later else 25.0)
     events = await history(store, f"b:{room}", "property_update")
     assert events[0]["details"]["applied"] is applied_while_live and events[0]["details"]["value"] == 25.0
+
+
+async def test_clearing_several_properties_at_once_keeps_every_other_property(
+    store: GraphStore, tmp_path: Path
+) -> None:
+    """FalkorDB 4.16 drops the wrong key when one SET removes several; kgtwin removes them one by one."""
+    ifc = await sample_building(store, tmp_path)
+    wall = f"b:{ifc.by_type('IfcWall')[0].GlobalId}"
+    log = EventLog(store)
+    await set_properties(store, log, "Element", wall, {"crackWidth": 0.3, "inspected": True}, "field:a", confidence=0.5)
+    before = (await store.run("MATCH (e:Element {uid: $u}) RETURN properties(e) AS p", {"u": wall}))[0]["p"]
+    await set_properties(store, log, "Element", wall, {"crackWidth": 0.4, "inspected": False}, "field:b")
+    after = (await store.run("MATCH (e:Element {uid: $u}) RETURN properties(e) AS p", {"u": wall}))[0]["p"]
+    changed = {"crackWidth", "inspected", "crackWidth.time", "inspected.time", "crackWidth.source", "inspected.source"}
+    removed = {"crackWidth.confidence", "inspected.confidence"}
+    assert removed <= set(before) and not removed & set(after)
+    assert {k: v for k, v in after.items() if k not in changed} == {
+        k: v for k, v in before.items() if k not in changed | removed
+    }

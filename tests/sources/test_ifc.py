@@ -11,6 +11,8 @@ import ifcopenshell.util.element
 import ifcopenshell.util.unit
 import pytest
 
+from kgtwin.events import EventLog
+from kgtwin.sources.field import set_properties, set_status
 from kgtwin.sources.ifc import IfcLoadError, load_ifc
 from kgtwin.sources.ifc.sample import SampleSpec, write_sample
 from kgtwin.store import GraphStore
@@ -342,3 +344,34 @@ async def test_every_located_node_carries_its_building_storey_and_space(store: G
     for element, (storey, space) in storey_of.items():
         assert located[element] == (f"m:{storey}", f"m:{space}" if space else None), element
     assert sum(1 for _, space in located.values() if space) == 14  # the furniture, contained in rooms
+
+
+async def test_a_reload_that_drops_several_properties_of_an_element_keeps_all_the_others(
+    store: GraphStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "m.ifc"
+    write_sample(path, SampleSpec(storeys=1, spaces_per_storey=1))
+    await load_ifc(store, path, model="m")
+    ifc = ifcopenshell.open(str(path))
+    wall = ifc.by_type("IfcWall")[0]
+    uid = f"m:{wall.GlobalId}"
+    log = EventLog(store)  # what the field wrote must survive the reload
+    await set_status(store, log, [uid], "in_progress", "field:x")
+    await set_properties(store, log, "Element", uid, {"crackWidth": 0.2, "note": "hairline"}, "field:x", confidence=0.9)
+    field_keys = {"status", "statusTime", "statusSource", "crackWidth", "note"}
+    field_keys |= {f"{k}.{a}" for k in ("crackWidth", "note") for a in ("time", "source", "confidence")}
+    before = (await store.run("MATCH (e:Element {uid: $u}) RETURN properties(e) AS p", {"u": uid}))[0]["p"]
+    pset = next(
+        r.RelatingPropertyDefinition for r in wall.IsDefinedBy if r.RelatingPropertyDefinition.Name == "Pset_WallCommon"
+    )
+    pset.HasProperties = [p for p in pset.HasProperties if p.Name == "FireRating"]  # IsExternal and LoadBearing go
+    ifc.write(str(path))
+    await load_ifc(store, path, model="m")
+    props = (await store.run("MATCH (e:Element {uid: $u}) RETURN properties(e) AS p", {"u": f"m:{wall.GlobalId}"}))[0][
+        "p"
+    ]
+    expected = ifcopenshell.util.element.get_psets(wall)
+    stored = {k.split(".", 2)[1] + "." + k.split(".", 2)[2]: v for k, v in props.items() if k.startswith("pset.")}
+    assert stored == {f"{s}.{p}": v for s, values in expected.items() for p, v in values.items() if p != "id"}
+    assert props["name"] == wall.Name and props["globalId"] == wall.GlobalId
+    assert {k: props.get(k) for k in field_keys} == {k: before[k] for k in field_keys}
