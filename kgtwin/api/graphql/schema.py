@@ -21,6 +21,7 @@ from kgtwin.api.graphql import types as t
 from kgtwin.api.graphql.context import Info, RequestContext
 from kgtwin.api.graphql.limits import QueryCostLimiter
 from kgtwin.api.graphql.loaders import GraphReader, page_window
+from kgtwin.api.graphql.schedule import ScheduleMutations, ScheduleQueries
 from kgtwin.config import Settings
 from kgtwin.errors import ConfigError, KgtwinError
 from kgtwin.events import (
@@ -273,7 +274,7 @@ def _scoped_model(info: Info, model: str) -> str:
 
 
 @strawberry.type
-class Query:
+class Query(ScheduleQueries):
     @strawberry.field(description="The models in the twin.")
     async def models(self, info: Info) -> list[Model]:
         reader = info.context.reader
@@ -543,7 +544,7 @@ def _source(info: Info) -> str:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(ScheduleMutations):
     @strawberry.mutation(description="Set elements' status (the seed's status_update); each change is an event.")
     async def set_status(self, info: Info, uids: list[strawberry.ID], status: t.Status) -> list[StatusChange]:
         info.context.principal.require("mutate", "change the twin")
