@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,16 +166,31 @@ class Pipeline:
             self._busy = not self._queue.empty()
 
     async def _write_until_done(self, observations: list[Observation]) -> None:
+        await self._until_done(lambda: self.write(observations), f"writing {len(observations)} observations")
+
+    async def _until_done(self, write: Callable[[], Awaitable[object]], what: str) -> None:
         """An engine that is down is waited for: acknowledged data is never dropped."""
         delay = 0.2
         while True:
             try:
-                await self.write(observations)
+                await write()
                 return
             except (EngineUnavailable, QueryError, OSError) as exc:
-                log.warning("writing %d observations failed (%s); retrying in %.1f s", len(observations), exc, delay)
+                log.warning("%s failed (%s); retrying in %.1f s", what, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+    async def submit_readings(self, source: str, topic: str, readings: list[Reading]) -> Outcome:
+        """Readings a connector built itself (OPC UA, replay): checked, dead-lettered or queued as by submit."""
+        return await self.submit(source, topic, b"", lambda _: list(readings))
+
+    async def mark_stale(self, points: Collection[str]) -> None:
+        """Points whose source went offline, marked once what was queued before is written; new data clears it."""
+        await self.drain()
+        await self._until_done(
+            lambda: self.store.execute("ingest/mark_stale", {"points": sorted(points)}),
+            f"marking {len(points)} points stale",
+        )
 
     async def write(self, observations: list[Observation]) -> None:
         rows, bound = group(observations, self.settings.bucket_ms, self.registry)

@@ -19,6 +19,8 @@ from kgtwin.store import GraphStore
 
 units = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# OPC UA node ids as the OPC UA specification writes them: `ns=2;s=Spindle.RPM`, `i=2258`, `nsu=urn:x;g=…`
+_OPCUA_NODE_ID = re.compile(r"^((ns=\d+|nsu=[^;]+);)?[isgb]=.+$")
 
 
 class RegistryError(KgtwinError):
@@ -41,6 +43,8 @@ class PointSpec:
     property_unit: str | None = None
     scale: float = 1.0
     offset: float = 0.0
+    sparkplug: str | None = None  # `group/edge node/[device/]metric` of a Sparkplug B metric
+    opcua: str | None = None  # OPC UA node id, e.g. `ns=2;s=Spindle.RPM`
 
 
 @dataclass
@@ -78,7 +82,7 @@ def read_registry(path: Path) -> list[PointSpec]:
         if not isinstance(data, dict) or not isinstance(data.get("points"), list):
             raise RegistryError(f"{path}: expected a mapping with a 'points' list")
         entries, default_model = data["points"], data.get("model")
-    specs, seen = [], set()
+    specs, seen, sources = [], set(), {}
     for number, entry in enumerate(entries, 1):
         where = f"{path}, point {number}"
         if not isinstance(entry, dict) or not entry.get("id"):
@@ -114,13 +118,39 @@ def read_registry(path: Path) -> list[PointSpec]:
             property_unit=str(property_unit) if property_unit else None,
             scale=_number(entry.get("scale"), where, "scale") or 1.0,
             offset=_number(entry.get("offset"), where, "offset") or 0.0,
+            sparkplug=_sparkplug_path(entry.get("sparkplug"), where),
+            opcua=_opcua_node_id(entry.get("opcua"), where),
         )
+        for source in (spec.sparkplug, spec.opcua):
+            if source and sources.setdefault(source, point_id) != point_id:
+                raise RegistryError(f"{where}: {source!r} already names point {sources[source]!r}")
         if (spec.element or spec.space or spec.ifc) and not spec.model:
             raise RegistryError(f"{where}: a point bound to a model's element needs 'model' (per point or at the top)")
         if spec.element and spec.space:
             raise RegistryError(f"{where}: bind to an element or a space, not both")
         specs.append(spec)
     return specs
+
+
+def _sparkplug_path(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    path = str(value)
+    parts = path.split("/")
+    if len(parts) < 3 or not all(parts) or any(c in path for c in "+#"):
+        raise RegistryError(
+            f"{where}: sparkplug {path!r} is not group/edge node/[device/]metric (no empty parts, no + or #)"
+        )
+    return path
+
+
+def _opcua_node_id(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    node_id = str(value).strip()
+    if not _OPCUA_NODE_ID.match(node_id):
+        raise RegistryError(f"{where}: opcua {node_id!r} is not an OPC UA node id such as ns=2;s=Spindle.RPM")
+    return node_id
 
 
 def _number(value: Any, where: str, name: str) -> float | None:
@@ -147,6 +177,8 @@ async def load_registry(store: GraphStore, specs: list[PointSpec]) -> RegistryRe
             "minLimit": spec.min_limit,
             "maxLimit": spec.max_limit,
             "model": spec.model,
+            "sparkplugName": spec.sparkplug,
+            "opcuaNodeId": spec.opcua,
         }
         props = {k: v for k, v in props.items() if v is not None}
         uid = f"{spec.model}:{spec.ifc}" if spec.ifc else spec.id

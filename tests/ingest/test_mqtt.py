@@ -9,6 +9,7 @@ import signal
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import ifcopenshell
@@ -20,6 +21,7 @@ from kgtwin.ingest.history import downsample, raw_series
 from kgtwin.ingest.mqtt import MqttSettings, run_mqtt
 from kgtwin.ingest.observations import Registry
 from kgtwin.ingest.pipeline import IngestSettings, Pipeline
+from kgtwin.ingest.sparkplug import SparkplugHost
 from kgtwin.sources.ifc import load_ifc
 from kgtwin.sources.ifc.sample import SampleSpec, write_sample
 from kgtwin.sources.sensors import load_registry, read_registry
@@ -77,8 +79,17 @@ async def wait_for(
 class Worker:
     """An ingest worker as `kgtwin ingest mqtt` runs it, inside the test's event loop."""
 
-    def __init__(self, store: GraphStore, broker: Broker, topic: str, deadletters: DeadLetterStore) -> None:
+    def __init__(
+        self,
+        store: GraphStore,
+        broker: Broker,
+        topic: str,
+        deadletters: DeadLetterStore,
+        host: SparkplugHost | None = None,
+        **settings: Any,
+    ) -> None:
         self.store, self.broker, self.topic, self.deadletters = store, broker, topic, deadletters
+        self.host, self.settings = host, settings
         self.stop = asyncio.Event()
         self.connected = asyncio.Event()
 
@@ -86,8 +97,10 @@ class Worker:
         registry = await Registry.load(self.store)
         self.pipeline = Pipeline(self.store, registry, self.deadletters, IngestSettings(max_payload_bytes=4096))
         await self.pipeline.__aenter__()
-        settings = MqttSettings(port=self.broker.port, topics=(f"{self.topic}/#",), client_id=f"w-{self.topic}")
-        self.task = asyncio.create_task(run_mqtt(self.pipeline, settings, self.stop, self.connected))
+        settings = MqttSettings(
+            port=self.broker.port, topics=(f"{self.topic}/#",), client_id=f"w-{uuid.uuid4().hex[:8]}", **self.settings
+        )
+        self.task = asyncio.create_task(run_mqtt(self.pipeline, settings, self.stop, self.connected, self.host))
         await asyncio.wait_for(self.connected.wait(), 20)
         return self
 
