@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+import logging
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,8 +22,12 @@ from kgtwin.cli.common import (
     run_with_store,
     settings_of,
 )
+from kgtwin.config import Settings
 from kgtwin.errors import ConfigError
 from kgtwin.store import GraphStore
+
+if TYPE_CHECKING:
+    from kgtwin.ingest.pipeline import Pipeline
 
 ingest_app = typer.Typer(no_args_is_help=True, help="Keep the twin live: observations from the field.")
 deadletter_app = typer.Typer(no_args_is_help=True, help="Rejected messages, with their reasons.")
@@ -27,43 +35,32 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(deadletter_app, name="deadletter")
 
 
-@ingest_app.command("mqtt")
-def ingest_mqtt(
-    ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="MQTT broker host.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="MQTT broker port.")] = 1883,
-    topic: Annotated[list[str], typer.Option(help="Topic filter; repeatable.")] = ["kgtwin/observations/#"],  # noqa: B006
-    share_group: Annotated[str | None, typer.Option(help="Split the stream with other workers of this group.")] = None,
-    client_id: Annotated[str, typer.Option(help="MQTT client id (the broker keeps its session).")] = "kgtwin-ingest",
-    raw_retention: Annotated[
-        str | None, typer.Option(help="Roll up raw observations older than this (e.g. 7d).")
-    ] = None,
+class PayloadFormat(StrEnum):
+    auto = "auto"
+    json = "json"
+    sparkplug = "sparkplug"
+
+
+def quiet_asyncua() -> None:
+    # asyncua logs every failed reconnect attempt with a traceback; kgtwin says once, in one line, what happened.
+    logging.getLogger("asyncua").setLevel(logging.CRITICAL)
+
+
+def _run_ingest(
+    settings: Settings,
+    raw_retention: str | None,
+    what: str,
+    connector: Callable[[Pipeline], Awaitable[object]],
 ) -> None:
-    """Consume observations from MQTT (JSON objects or arrays) until interrupted."""
-    import os
-
-    from kgtwin.ingest.mqtt import MqttSettings, run_mqtt
-    from kgtwin.ingest.observations import Registry
+    """Registry, pipeline and (with --raw-retention) retention around one connector, until interrupted."""
+    from kgtwin.ingest.observations import Registry, now_ms
     from kgtwin.ingest.pipeline import IngestSettings, Pipeline
-
-    settings = settings_of(ctx)
-    mqtt = MqttSettings(
-        host=host,
-        port=port,
-        topics=tuple(topic),
-        share_group=share_group,
-        client_id=client_id,
-        username=os.environ.get("KGTWIN_MQTT_USER"),
-        password=os.environ.get("KGTWIN_MQTT_PASSWORD"),
-    )
-    deadletters = deadletter_store(settings)
+    from kgtwin.ingest.retention import compact
 
     retention_ms = duration_ms(raw_retention, "--raw-retention") if raw_retention else None
+    deadletters = deadletter_store(settings)
 
     async def work(store: GraphStore) -> None:
-        from kgtwin.ingest.observations import now_ms
-        from kgtwin.ingest.retention import compact
-
         registry = await Registry.load(store)
 
         async def keep_compacting() -> None:
@@ -73,13 +70,108 @@ def ingest_mqtt(
 
         compactor = asyncio.create_task(keep_compacting())
         async with Pipeline(store, registry, deadletters, IngestSettings(raw_retention_ms=retention_ms)) as pipeline:
-            err.print(f"ingesting from mqtt://{host}:{port} {', '.join(topic)} for {len(registry.points)} point ids")
+            err.print(f"ingesting from {what} for {len(registry.points)} point ids")
             try:
-                await run_mqtt(pipeline, mqtt)
+                await connector(pipeline)
             finally:
                 compactor.cancel()
 
     run_with_store(settings, work)
+
+
+RawRetention = Annotated[str | None, typer.Option(help="Roll up raw observations older than this (e.g. 7d).")]
+
+
+@ingest_app.command("mqtt")
+def ingest_mqtt(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="MQTT broker host.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="MQTT broker port.")] = 1883,
+    topic: Annotated[
+        list[str] | None,
+        typer.Option(help="Topic filter; repeatable (default: kgtwin/observations/# and/or spBv1.0/#)."),
+    ] = None,
+    payload_format: Annotated[
+        PayloadFormat,
+        typer.Option("--format", help="json, sparkplug (B), or auto: Sparkplug B on spBv1.0/ topics, JSON elsewhere."),
+    ] = PayloadFormat.auto,
+    share_group: Annotated[str | None, typer.Option(help="Split the stream with other workers of this group.")] = None,
+    client_id: Annotated[str, typer.Option(help="MQTT client id (the broker keeps its session).")] = "kgtwin-ingest",
+    host_id: Annotated[
+        str | None, typer.Option(help="Sparkplug host application id: publish spBv1.0/STATE/<id> online/offline.")
+    ] = None,
+    raw_retention: RawRetention = None,
+) -> None:
+    """Consume observations from MQTT (JSON objects or arrays, Sparkplug B) until interrupted."""
+    import os
+
+    from kgtwin.ingest.mqtt import MqttSettings, run_mqtt
+
+    mqtt = MqttSettings(
+        host=host,
+        port=port,
+        topics=tuple(topic or ()),
+        share_group=share_group,
+        client_id=client_id,
+        username=os.environ.get("KGTWIN_MQTT_USER"),
+        password=os.environ.get("KGTWIN_MQTT_PASSWORD"),
+        payload_format=payload_format.value,
+        host_id=host_id,
+    )
+    what = f"mqtt://{host}:{port} {', '.join(mqtt.filters)}"
+    _run_ingest(settings_of(ctx), raw_retention, what, lambda pipeline: run_mqtt(pipeline, mqtt))
+
+
+@ingest_app.command("opcua")
+def ingest_opcua(
+    ctx: typer.Context,
+    endpoint: Annotated[
+        str | None, typer.Option(help="opc.tcp://host:port/path (or the mapping file's endpoint:).")
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option(help='YAML: mappings: {"ns=2;s=Spindle.RPM": point-id} (besides registry opcua:).')
+    ] = None,
+    security: Annotated[str | None, typer.Option(help="Basic256Sha256,Sign or Basic256Sha256,SignAndEncrypt.")] = None,
+    certificate: Annotated[Path | None, typer.Option(help="The client's certificate (DER or PEM).")] = None,
+    private_key: Annotated[Path | None, typer.Option(help="The client's private key (PEM).")] = None,
+    server_certificate: Annotated[
+        Path | None, typer.Option(help="Pin the server's certificate (default: the one its endpoint presents).")
+    ] = None,
+    user: Annotated[
+        str | None, typer.Option(help="User name; the password is read from KGTWIN_OPCUA_PASSWORD.")
+    ] = None,
+    publishing_interval: Annotated[str, typer.Option(help="How often the server sends what changed.")] = "100ms",
+    raw_retention: RawRetention = None,
+) -> None:
+    """Subscribe to OPC UA nodes mapped to points until interrupted; reconnects when the server goes away."""
+    import os
+
+    from kgtwin.ingest.opcua import NodeMapping, OpcUaSettings, mappings_from_graph, read_mapping_file, run_opcua
+
+    from_file: list[NodeMapping] = []
+    if mapping is not None:
+        file_endpoint, from_file = read_mapping_file(mapping)
+        endpoint = endpoint or file_endpoint
+    if not endpoint:
+        raise ConfigError("give --endpoint opc.tcp://host:port (or endpoint: in the mapping file)")
+    opcua = OpcUaSettings(
+        endpoint,
+        security=security,
+        certificate=certificate,
+        private_key=private_key,
+        server_certificate=server_certificate,
+        username=user,
+        password=os.environ.get("KGTWIN_OPCUA_PASSWORD"),
+        publishing_interval_ms=duration_ms(publishing_interval, "--publishing-interval"),
+    )
+
+    async def connect(pipeline: Pipeline) -> None:
+        mappings = await mappings_from_graph(pipeline.store) + from_file
+        err.print(f"subscribing to {len(mappings)} OPC UA nodes")
+        await run_opcua(pipeline, opcua, mappings)
+
+    quiet_asyncua()
+    _run_ingest(settings_of(ctx), raw_retention, endpoint, connect)
 
 
 @app.command("history")
@@ -161,15 +253,17 @@ def deadletter_replay(
 
     Letters that now go through are removed; the others stay with their current reason.
     """
+    from kgtwin.ingest.mqtt import letter_parser
     from kgtwin.ingest.observations import Registry
-    from kgtwin.ingest.payloads import readings_from_json
     from kgtwin.ingest.pipeline import Pipeline
+    from kgtwin.ingest.sparkplug import SparkplugHost, point_names
 
     settings = settings_of(ctx)
     letters_store = deadletter_store(settings)
 
     async def work(store: GraphStore) -> tuple[int, int]:
         registry = await Registry.load(store)
+        host = SparkplugHost(await point_names(store, registry))
         replayed = still = 0
         async with Pipeline(store, registry, letters_store) as pipeline:
             for letter in letters_store.iter_all(ids):
@@ -177,7 +271,7 @@ def deadletter_replay(
                     "replay",
                     letter.topic,
                     letter.payload,
-                    lambda raw, t=letter.topic: readings_from_json(raw, t.rsplit("/", 1)[-1]),
+                    letter_parser(letter.topic, letter.payload, host),
                     record_rejections=False,
                 )
                 if outcome.durable is not None:

@@ -20,7 +20,7 @@ from paho.mqtt.properties import Properties
 from kgtwin.errors import ConfigError
 from kgtwin.ingest import sparkplug
 from kgtwin.ingest.payloads import PayloadError, readings_from_json
-from kgtwin.ingest.pipeline import Pipeline
+from kgtwin.ingest.pipeline import Parser, Pipeline
 
 log = logging.getLogger("kgtwin.ingest.mqtt")
 
@@ -157,6 +157,20 @@ async def _session(
             await asyncio.gather(acker, stopper, return_exceptions=True)
 
 
+def json_parser(topic: str) -> Parser:
+    """JSON readings; the topic's last level names the point when the payload does not."""
+    return lambda raw: readings_from_json(raw, topic.rsplit("/", 1)[-1])
+
+
+def letter_parser(topic: str, payload: bytes, host: sparkplug.SparkplugHost) -> Parser:
+    """How to read a dead letter again: a reading the pipeline rejected was kept as JSON; a whole Sparkplug B
+    message as it came (its aliases cannot be known again, its named metrics can)."""
+    spb = sparkplug.parse_topic(topic)
+    if spb is None or payload[:1] in (b"{", b"["):
+        return json_parser(topic)
+    return lambda raw: host.decode(spb, raw)
+
+
 async def _take(
     pipeline: Pipeline, settings: MqttSettings, host: sparkplug.SparkplugHost | None, topic: str, payload: bytes
 ) -> asyncio.Future[None] | None:
@@ -165,9 +179,7 @@ async def _take(
         settings.payload_format == "sparkplug" or topic.startswith(f"{sparkplug.NAMESPACE}/")
     )
     if not as_sparkplug:
-        outcome = await pipeline.submit(
-            "mqtt", topic, payload, lambda raw: readings_from_json(raw, topic.rsplit("/", 1)[-1])
-        )
+        outcome = await pipeline.submit("mqtt", topic, payload, json_parser(topic))
         return outcome.durable
     assert host is not None
     spb = sparkplug.parse_topic(topic)
@@ -180,7 +192,7 @@ async def _take(
             pipeline.deadletters.add("sparkplug", topic, str(exc), payload)
             return None
         if points:
-            await pipeline.mark_stale(points)
+            await pipeline.write_after_queued("ingest/mark_stale", {"points": sorted(points)})
         return None
     outcome = await pipeline.submit("sparkplug", topic, payload, lambda raw: host.decode(spb, raw))
     return outcome.durable

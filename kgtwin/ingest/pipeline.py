@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,13 +184,11 @@ class Pipeline:
         """Readings a connector built itself (OPC UA, replay): checked, dead-lettered or queued as by submit."""
         return await self.submit(source, topic, b"", lambda _: list(readings))
 
-    async def mark_stale(self, points: Collection[str]) -> None:
-        """Points whose source went offline, marked once what was queued before is written; new data clears it."""
+    async def write_after_queued(self, query: str, params: dict[str, Any]) -> None:
+        """A named write that must follow the observations queued now (points marked stale when their source
+        goes offline, a status that came without a value): run once those are written, retried like them."""
         await self.drain()
-        await self._until_done(
-            lambda: self.store.execute("ingest/mark_stale", {"points": sorted(points)}),
-            f"marking {len(points)} points stale",
-        )
+        await self._until_done(lambda: self.store.execute(query, params), query)
 
     async def write(self, observations: list[Observation]) -> None:
         rows, bound = group(observations, self.settings.bucket_ms, self.registry)
