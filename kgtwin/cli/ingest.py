@@ -100,12 +100,18 @@ def ingest_mqtt(
     host_id: Annotated[
         str | None, typer.Option(help="Sparkplug host application id: publish spBv1.0/STATE/<id> online/offline.")
     ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="YAML: mappings: {Sparkplug metric path: point id} (besides registry sparkplug:)."),
+    ] = None,
     raw_retention: RawRetention = None,
 ) -> None:
     """Consume observations from MQTT (JSON objects or arrays, Sparkplug B) until interrupted."""
     import os
 
     from kgtwin.ingest.mqtt import MqttSettings, run_mqtt
+    from kgtwin.ingest.sparkplug import SparkplugHost, point_names
+    from kgtwin.sources.sensors import read_mapping_file
 
     mqtt = MqttSettings(
         host=host,
@@ -118,8 +124,13 @@ def ingest_mqtt(
         payload_format=payload_format.value,
         host_id=host_id,
     )
-    what = f"mqtt://{host}:{port} {', '.join(mqtt.filters)}"
-    _run_ingest(settings_of(ctx), raw_retention, what, lambda pipeline: run_mqtt(pipeline, mqtt))
+    mapped = read_mapping_file(mapping)[1] if mapping else []
+
+    async def connect(pipeline: Pipeline) -> None:
+        names = await point_names(pipeline.store, pipeline.registry, mapped)
+        await run_mqtt(pipeline, mqtt, host=SparkplugHost(names) if mqtt.payload_format != "json" else None)
+
+    _run_ingest(settings_of(ctx), raw_retention, f"mqtt://{host}:{port} {', '.join(mqtt.filters)}", connect)
 
 
 @ingest_app.command("opcua")

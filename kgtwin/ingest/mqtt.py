@@ -10,7 +10,9 @@ import collections
 import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import aiomqtt
 import orjson
@@ -19,6 +21,7 @@ from paho.mqtt.properties import Properties
 
 from kgtwin.errors import ConfigError
 from kgtwin.ingest import sparkplug
+from kgtwin.ingest.observations import Reading
 from kgtwin.ingest.payloads import PayloadError, readings_from_json
 from kgtwin.ingest.pipeline import Parser, Pipeline
 
@@ -219,3 +222,67 @@ async def _acknowledge_in_order(
         pending.popleft()
         if message.qos > 0:
             client._client.ack(message.mid, message.qos)
+
+
+async def publish_json(
+    batches: AsyncIterator[list[Reading]],
+    host: str,
+    port: int,
+    topic: str,
+    *,
+    qos: int = 1,
+    max_readings: int = 5000,
+    username: str | None = None,
+    password: str | None = None,
+) -> int:
+    """Publish readings as JSON arrays (the batch form the ingest reads); a broker that goes away is waited
+    for and the message it missed is sent again (duplicates are stored once). Returns how many were sent."""
+    sent = 0
+    async with _Publisher(host, port, username, password) as publisher:
+        async for batch in batches:
+            for first in range(0, len(batch), max_readings):
+                chunk = batch[first : first + max_readings]
+                payload = orjson.dumps(
+                    [{"sensor_id": r.point, "value": r.value, "unit": r.unit, "timestamp": r.timestamp} for r in chunk]
+                )
+                await publisher.publish(topic, payload, qos)
+                sent += len(chunk)
+    return sent
+
+
+class _Publisher:
+    """One MQTT connection for publishing, re-established (with backoff) when the broker goes away."""
+
+    def __init__(self, host: str, port: int, username: str | None, password: str | None, **client: Any) -> None:
+        self.options = dict(hostname=host, port=port, username=username, password=password, **client)
+        self.client: aiomqtt.Client | None = None
+
+    async def __aenter__(self) -> _Publisher:
+        await self._connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.client is not None:
+            with contextlib.suppress(aiomqtt.MqttError):
+                await self.client.__aexit__(None, None, None)
+
+    async def _connect(self) -> None:
+        delay = 0.2
+        while True:
+            self.client = aiomqtt.Client(**self.options)
+            try:
+                await self.client.__aenter__()
+                return
+            except aiomqtt.MqttError as exc:
+                log.warning("MQTT broker unavailable (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def publish(self, topic: str, payload: bytes, qos: int) -> None:
+        while True:
+            assert self.client is not None
+            try:
+                await self.client.publish(topic, payload, qos=qos)
+                return
+            except aiomqtt.MqttError:
+                await self._connect()

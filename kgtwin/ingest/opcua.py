@@ -9,12 +9,11 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from asyncua import Client, Server, ua
 from asyncua.crypto import security_policies, uacrypto
 from asyncua.crypto.permission_rules import User, UserRole
@@ -23,6 +22,7 @@ from cryptography import x509
 from kgtwin.errors import ConfigError, KgtwinError
 from kgtwin.ingest.observations import Reading, now_ms
 from kgtwin.ingest.pipeline import Pipeline
+from kgtwin.sources import sensors
 from kgtwin.store import GraphStore
 
 log = logging.getLogger("kgtwin.ingest.opcua")
@@ -98,28 +98,10 @@ class OpcUaStats:
 
 
 def read_mapping_file(path: Path) -> tuple[str | None, list[NodeMapping]]:
-    """`endpoint:` (optional) and `mappings: {"ns=2;s=Spindle.RPM": point-id}`; a value may also be
-    `{point: id, unit: rpm}`."""
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("mappings"), dict):
-        raise ConfigError(f"{path}: expected a mapping with 'mappings: {{node id: point id}}'")
-    mappings = []
-    for node_id, target in data["mappings"].items():
-        where = f"{path}, mapping {node_id!r}"
-        if isinstance(target, dict):
-            point, unit = target.get("point"), target.get("unit")
-        else:
-            point, unit = target, None
-        if not point:
-            raise ConfigError(f"{where}: names no point")
-        mappings.append(NodeMapping(canonical_node_id(str(node_id), where), str(point), str(unit) if unit else None))
-    endpoint = data.get("endpoint")
-    return (str(endpoint) if endpoint else None), mappings
+    """The guide's `mappings: {"ns=2;s=Spindle.RPM": point-id}` (and an optional `endpoint:`)."""
+    endpoint, mappings = sensors.read_mapping_file(path)
+    nodes = [NodeMapping(canonical_node_id(m.source, f"{path}"), m.point, m.unit) for m in mappings]
+    return endpoint, nodes
 
 
 async def mappings_from_graph(store: GraphStore) -> list[NodeMapping]:
@@ -407,6 +389,8 @@ class PointServer:
         self, node_id: str, value: float | None, ts_ms: int | None, status: int = ua.StatusCodes.Good
     ) -> None:
         assert self.server is not None
+        if node_id not in self.variables:
+            node_id = canonical_node_id(node_id, "write")
         source = dt.datetime.fromtimestamp(ts_ms / 1000, dt.UTC) if ts_ms is not None else None
         variant = ua.Variant(value, ua.VariantType.Double) if value is not None else ua.Variant()
         data = ua.DataValue(
@@ -436,3 +420,13 @@ class _Users:
         if username is not None and self.users.get(username) == password:
             return User(role=UserRole.User, name=username)
         return None
+
+
+async def serve_readings(batches: AsyncIterator[list[Reading]], server: PointServer, nodes: Mapping[str, str]) -> int:
+    """Write each reading to its point's node with its time as the source timestamp; returns how many."""
+    served = 0
+    async for batch in batches:
+        for reading in batch:
+            await server.write(nodes[reading.point], float(reading.value), int(reading.timestamp))
+        served += len(batch)
+    return served

@@ -4,10 +4,12 @@ and the edge-node side that the simulator publishes with."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -17,6 +19,7 @@ from google.protobuf.message import DecodeError, Message
 
 from kgtwin.ingest.observations import Reading, Registry
 from kgtwin.ingest.payloads import PayloadError
+from kgtwin.sources.sensors import SourceMapping
 from kgtwin.store import GraphStore
 
 log = logging.getLogger("kgtwin.ingest.sparkplug")
@@ -294,9 +297,12 @@ class PointNames:
     """Sparkplug metric paths to point keys: a point's declared `sparkplug:` path, else a point whose id
     is the path itself."""
 
-    def __init__(self, declared: Mapping[str, str], point_ids: Iterable[str]) -> None:
+    def __init__(
+        self, declared: Mapping[str, str], point_ids: Iterable[str], units: Mapping[str, str] | None = None
+    ) -> None:
         self.declared = dict(declared)
         self.point_ids = set(point_ids)
+        self.units = dict(units or {})  # what a mapping file says a metric is in, when its birth does not
 
     def resolve(self, path: str) -> str | None:
         found = self.declared.get(path)
@@ -310,9 +316,16 @@ class PointNames:
         return found | {p for p in self.point_ids if p.startswith(prefix)}
 
 
-async def point_names(store: GraphStore, registry: Registry) -> PointNames:
+async def point_names(store: GraphStore, registry: Registry, mapped: Iterable[SourceMapping] = ()) -> PointNames:
+    """Registry `sparkplug:` paths, then a mapping file's `mappings: {path: point id}`."""
     rows = await store.execute("sensors/source_names")
-    return PointNames({r["sparkplug"]: r["uid"] for r in rows if r["sparkplug"]}, registry.points)
+    declared = {r["sparkplug"]: r["uid"] for r in rows if r["sparkplug"]}
+    units = {}
+    for mapping in mapped:
+        declared[mapping.source] = mapping.point
+        if mapping.unit:
+            units[mapping.source] = mapping.unit
+    return PointNames(declared, registry.points, units)
 
 
 class SparkplugHost:
@@ -443,8 +456,9 @@ class SparkplugHost:
     def _declare(self, topic: Topic, metric: Any) -> BornMetric:
         name = metric.name
         protocol = name.startswith(_PROTOCOL_PREFIXES)
-        point = None if protocol else self.names.resolve(metric_path(topic.group, topic.node, topic.device, name))
-        unit = _property(metric, "engUnit", "EngUnit", "unit", "Unit")
+        path = metric_path(topic.group, topic.node, topic.device, name)
+        point = None if protocol else self.names.resolve(path)
+        unit = _property(metric, "engUnit", "EngUnit", "unit", "Unit") or self.names.units.get(path)
         return BornMetric(name, metric.datatype, point, str(unit) if unit else None)
 
     @staticmethod
@@ -596,3 +610,90 @@ def _set_value(metric: Any, datatype: DataType, value: float) -> None:
         metric.long_value = int(value) & (1 << 64) - 1
     else:  # the smaller integers travel in 32 bits, negative ones sign-extended
         metric.int_value = int(value) & (1 << 32) - 1
+
+
+# --- publishing as edge nodes (the simulator's Sparkplug transport) -----------------------------------
+
+
+def split_path(path: str) -> tuple[str, str, str | None, str]:
+    """`group/node/metric` or `group/node/device/metric…` (a metric name may hold slashes)."""
+    parts = path.split("/")
+    if len(parts) == 3:
+        return parts[0], parts[1], None, parts[2]
+    return parts[0], parts[1], parts[2], "/".join(parts[3:])
+
+
+async def publish_as_edge_nodes(
+    batches: AsyncIterator[list[Reading]],
+    paths: Mapping[str, str],
+    datatypes: Mapping[str, DataType],
+    units: Mapping[str, str | None],
+    host: str,
+    port: int,
+    *,
+    qos: int = 0,
+    bd_seq: int = 0,
+    username: str | None = None,
+    password: str | None = None,
+) -> int:
+    """Publish readings as the edge nodes their paths name: each connects with its NDEATH as will, sends
+    NBIRTH and DBIRTHs, then DDATA/NDATA by alias; a rebirth request (NCMD) is answered with births, and
+    the end with an NDEATH. Sparkplug asks for QoS 0 data; `qos=1` makes the broker acknowledge it."""
+    import aiomqtt
+
+    where: dict[str, tuple[tuple[str, str], str | None, str]] = {}
+    specs: dict[tuple[str, str], dict[str | None, list[MetricSpec]]] = {}
+    for key, path in paths.items():
+        group, node, device, metric = split_path(path)
+        where[key] = ((group, node), device, metric)
+        specs.setdefault((group, node), {}).setdefault(device, []).append(
+            MetricSpec(metric, datatypes.get(key, DataType.Double), units.get(key))
+        )
+    sent = 0
+    async with contextlib.AsyncExitStack() as stack:
+        sessions: dict[tuple[str, str], EdgeNodeSession] = {}
+        clients: dict[tuple[str, str], aiomqtt.Client] = {}
+        rebirth: dict[tuple[str, str], asyncio.Event] = {}
+        for (group, node), devices in specs.items():
+            session = EdgeNodeSession(group, node, devices, bd_seq)
+            will_topic, will_payload = session.will()
+            client = aiomqtt.Client(
+                host,
+                port,
+                identifier=f"kgtwin-edge-{group}-{node}"[:64],
+                username=username,
+                password=password,
+                will=aiomqtt.Will(will_topic, will_payload, qos=1),
+            )
+            await stack.enter_async_context(client)
+            await client.subscribe(str(Topic(group, "NCMD", node)), qos=1)
+            sessions[(group, node)], clients[(group, node)] = session, client
+            rebirth[(group, node)] = asyncio.Event()
+            listener = asyncio.create_task(_listen_for_rebirth(client, rebirth[(group, node)]))
+            stack.callback(listener.cancel)
+            for topic, payload in session.births(int(time.time() * 1000)):
+                await client.publish(topic, payload, qos=qos)
+        async for batch in batches:
+            grouped: dict[tuple[tuple[str, str], str | None], list[tuple[str, float, int]]] = {}
+            for reading in batch:
+                node_key, device, metric = where[reading.point]
+                grouped.setdefault((node_key, device), []).append((metric, reading.value, int(reading.timestamp)))
+            for node_key, event in rebirth.items():
+                if event.is_set():  # the host asked: births again, with the last values
+                    event.clear()
+                    for topic, payload in sessions[node_key].births(int(time.time() * 1000)):
+                        await clients[node_key].publish(topic, payload, qos=qos)
+            for (node_key, device), values in grouped.items():
+                topic, payload = sessions[node_key].data(device, values, int(time.time() * 1000))
+                await clients[node_key].publish(topic, payload, qos=qos)
+                sent += len(values)
+        for node_key, session in sessions.items():
+            topic, payload = session.death()
+            await clients[node_key].publish(topic, payload, qos=1)
+    return sent
+
+
+async def _listen_for_rebirth(client: Any, asked: asyncio.Event) -> None:
+    async for message in client.messages:
+        if is_rebirth_command(bytes(message.payload)):
+            asked.set()

@@ -214,3 +214,40 @@ async def load_registry(store: GraphStore, specs: list[PointSpec]) -> RegistryRe
             f"no {label.lower()} {r['target']} to bind point {r['point']!r} to" for r in rows if r["point"] not in bound
         ]
     return result
+
+
+@dataclass(frozen=True)
+class SourceMapping:
+    """A name a field protocol gives a point (an OPC UA node id, a Sparkplug B metric path)."""
+
+    source: str
+    point: str  # the point's id or uid
+    unit: str | None = None  # the unit the source sends, when it does not say
+
+
+def read_mapping_file(path: Path) -> tuple[str | None, list[SourceMapping]]:
+    """`endpoint:` (optional) and `mappings: {source name: point id}`, a value also `{point: id, unit: rpm}`."""
+    if not path.is_file():
+        raise RegistryError(f"{path}: no such file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise RegistryError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("mappings"), dict):
+        raise RegistryError(f"{path}: expected a mapping with 'mappings: {{source name: point id}}'")
+    mappings = []
+    for source, target in data["mappings"].items():
+        point, unit = (target.get("point"), target.get("unit")) if isinstance(target, dict) else (target, None)
+        if not point:
+            raise RegistryError(f"{path}, mapping {source!r}: names no point")
+        if unit is not None:
+            parse_unit(str(unit), f"{path}, mapping {source!r}")
+        mappings.append(SourceMapping(str(source), str(point), str(unit) if unit else None))
+    endpoint = data.get("endpoint")
+    return (str(endpoint) if endpoint else None), mappings
+
+
+def write_mapping_file(path: Path, mappings: dict[str, str], endpoint: str | None = None) -> None:
+    data: dict[str, Any] = {"endpoint": endpoint} if endpoint else {}
+    data["mappings"] = mappings
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")

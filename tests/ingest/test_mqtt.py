@@ -86,16 +86,19 @@ class Worker:
         topic: str,
         deadletters: DeadLetterStore,
         host: SparkplugHost | None = None,
+        max_payload_bytes: int = 4096,
         **settings: Any,
     ) -> None:
         self.store, self.broker, self.topic, self.deadletters = store, broker, topic, deadletters
-        self.host, self.settings = host, settings
+        self.host, self.settings, self.max_payload_bytes = host, settings, max_payload_bytes
         self.stop = asyncio.Event()
         self.connected = asyncio.Event()
 
     async def __aenter__(self) -> Worker:
         registry = await Registry.load(self.store)
-        self.pipeline = Pipeline(self.store, registry, self.deadletters, IngestSettings(max_payload_bytes=4096))
+        self.pipeline = Pipeline(
+            self.store, registry, self.deadletters, IngestSettings(max_payload_bytes=self.max_payload_bytes)
+        )
         await self.pipeline.__aenter__()
         settings = MqttSettings(
             port=self.broker.port, topics=(f"{self.topic}/#",), client_id=f"w-{uuid.uuid4().hex[:8]}", **self.settings
