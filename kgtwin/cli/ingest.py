@@ -185,33 +185,103 @@ def ingest_opcua(
     _run_ingest(settings_of(ctx), raw_retention, endpoint, connect)
 
 
-@app.command("history")
-def history(
-    ctx: typer.Context,
-    point: Annotated[str, typer.Argument(help="Point id (the field's) or uid.")],
-    since: Annotated[str, typer.Option("--from", help="Start: ISO 8601 or epoch ms.")],
-    until: Annotated[str | None, typer.Option("--to", help="End (default: now).")] = None,
-    every: Annotated[str | None, typer.Option(help="Downsample: an interval such as 5min, 1h.")] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
-) -> None:
-    """A point's observations over a time range, raw or as min/max/avg/count per interval."""
-    from kgtwin.ingest.history import downsample, raw_series
+def _time_range(since: str, until: str | None) -> tuple[int, int]:
     from kgtwin.ingest.observations import now_ms, parse_time
 
     start, end = parse_time(since, 0), parse_time(until, now_ms()) if until else now_ms()
     if not start or end is None or end <= start:
         raise ConfigError(f"--from {since!r} and --to {until!r} must be times with --from before --to")
-    series = run_with_store(settings_of(ctx), lambda store: raw_series(store, point, start, end))
-    if every is None:
-        rows = [{"ts": int(t), "value": float(v)} for t, v in zip(series.ts, series.values, strict=True)]
-    else:
-        every_ms = duration_ms(every, "--every")
-        d = downsample(series, every_ms)
-        rows = [
-            {"start": int(s), "count": int(c), "min": float(lo), "max": float(hi), "avg": float(a)}
-            for s, c, lo, hi, a in zip(d.start, d.count, d.min, d.max, d.avg, strict=True)
+    return start, end
+
+
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="A point (field id or uid), or an element or space (uid or GlobalId).")],
+    since: Annotated[str, typer.Option("--from", help="Start: ISO 8601 or epoch ms.")],
+    until: Annotated[str | None, typer.Option("--to", help="End (default: now).")] = None,
+    every: Annotated[str | None, typer.Option(help="Downsample: an interval such as 5min, 1h.")] = None,
+    model: Annotated[str | None, typer.Option(help="The model a GlobalId is in, when several have it.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+) -> None:
+    """A point's observations over a time range, or an element's (each bound point's, per property), raw or
+    as min/max/avg/count per interval."""
+    from kgtwin.ingest.history import BoundSeries, downsample, element_series, find_point, raw_series
+
+    start, end = _time_range(since, until)
+    every_ms = duration_ms(every, "--every") if every else None
+
+    async def read(store: GraphStore) -> list[BoundSeries]:
+        point = await find_point(store, source)
+        if point is None:
+            return await element_series(store, source, start, end, model)
+        series = await raw_series(store, point["uid"], start, end)
+        return [BoundSeries(point["uid"], None, point["uid"], point["pointId"], point["unit"], series)]
+
+    found = run_with_store(settings_of(ctx), read)
+    element = len(found) > 1 or found[0].property is not None
+    rows = []
+    for bound in found:
+        label = {"property": bound.property, "point": bound.point_id or bound.point} if element else {}
+        s = bound.series
+        if every_ms is None:
+            rows += [{**label, "ts": int(t), "value": float(v)} for t, v in zip(s.ts, s.values, strict=True)]
+            continue
+        d = downsample(s, every_ms)
+        rows += [
+            {**label, "start": int(t), "count": int(c), "min": float(lo), "max": float(hi), "avg": float(a)}
+            for t, c, lo, hi, a in zip(d.start, d.count, d.min, d.max, d.avg, strict=True)
         ]
     print_rows(rows, fmt)
+
+
+@app.command("replay")
+def replay(
+    ctx: typer.Context,
+    sources: Annotated[list[str], typer.Argument(help="Points (id or uid), elements or spaces (uid or GlobalId).")],
+    since: Annotated[str, typer.Option("--from", help="Start of the recorded range: ISO 8601 or epoch ms.")],
+    until: Annotated[str | None, typer.Option("--to", help="End of the range (default: now).")] = None,
+    speed: Annotated[str, typer.Option(help="N for N× the recorded pace, or max.")] = "1",
+    onto: Annotated[
+        list[str] | None, typer.Option("--as", help="Replay onto other points: SRC=DST, model:OTHER, or DST.")
+    ] = None,
+    retime: Annotated[bool, typer.Option(help="Stamp readings with the time they are replayed at.")] = False,
+    model: Annotated[str | None, typer.Option(help="The model a GlobalId is in, when several have it.")] = None,
+    mqtt_topic: Annotated[
+        str | None, typer.Option(help="Publish the readings (JSON) to this MQTT topic instead of ingesting them.")
+    ] = None,
+    host: Annotated[str, typer.Option(help="MQTT broker host (with --mqtt-topic).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="MQTT broker port (with --mqtt-topic).")] = 1883,
+) -> None:
+    """Replay a recorded range at N× speed: through the pipeline (onto the same points, which stores nothing
+    twice, or other ones with --as), or to an MQTT topic."""
+    from kgtwin.ingest.observations import Registry
+    from kgtwin.ingest.pipeline import Pipeline
+    from kgtwin.ingest.replay import check_targets, paced_replay, recorded, replay_into, targets
+    from kgtwin.ingest.simulate import parse_speed
+
+    start, end = _time_range(since, until)
+    pace = parse_speed(speed)
+    settings = settings_of(ctx)
+
+    async def work(store: GraphStore) -> tuple[int, int, int]:
+        recordings = await recorded(store, sources, start, end, model)
+        mapping = targets([r.point for r in recordings], onto or [])
+        batches = paced_replay(recordings, pace, mapping, retime=retime)
+        if mqtt_topic:  # sensor_id is the point's uid, which an ingest reads as well as its field id
+            from kgtwin.ingest.mqtt import publish_json
+
+            sent = await publish_json(batches, host, port, mqtt_topic)
+            return sent, sent, 0
+        registry = await Registry.load(store)
+        check_targets(registry, mapping)
+        async with Pipeline(store, registry, deadletter_store(settings)) as pipeline:
+            outcome = await replay_into(pipeline, batches)
+        return outcome.sent, outcome.accepted, outcome.rejected
+
+    sent, accepted, rejected = run_with_store(settings, work)
+    where = f"to mqtt://{host}:{port}/{mqtt_topic}" if mqtt_topic else "through the pipeline"
+    out.print(f"{sent} readings replayed {where}: {accepted} accepted, {rejected} rejected")
 
 
 @app.command("compact")

@@ -87,7 +87,7 @@ def simulate(
 
     if interval and rate:
         raise ConfigError("give --interval or --rate, not both")
-    pace_speed = None if speed == "max" else _speed(speed)
+    pace_speed = sim.parse_speed(speed)
     start = now_ms() - (duration_ms(since, "--since") if since else 0)
     end = start + duration_ms(duration, "--duration") if duration else None
     interval_s = duration_ms(interval, "--interval") / 1000 if interval else None
@@ -164,16 +164,6 @@ def simulate(
             )
         )
     out.print(f"{sent} readings for {len(chosen)} points sent")
-
-
-def _speed(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"--speed {text!r} is not a number or max") from None
-    if value <= 0:
-        raise ConfigError("--speed must be above zero (or max)")
-    return value
 
 
 def _describe(transport: Transport, payload_format: SimFormat, host: str, port: int, topic: str, endpoint: str) -> str:

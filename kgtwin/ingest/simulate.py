@@ -413,6 +413,19 @@ class Pace:
     started: float = field(default_factory=time.monotonic)
 
 
+def parse_speed(text: str) -> float | None:
+    """`--speed`: a factor above zero, or `max` (None: as fast as the consumer goes)."""
+    if text.strip() == "max":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"--speed {text!r} is not a number or max") from None
+    if not value > 0 or math.isinf(value):
+        raise ConfigError("--speed must be a number above zero, or max")
+    return value
+
+
 async def paced(simulator: Simulator, pace: Pace, max_batch_ms: int = HOUR) -> AsyncIterator[list[Reading]]:
     """Batches of readings as simulated time passes (one batch per tick, at most `max_batch_ms` of time)."""
     position = simulator.start_ms
