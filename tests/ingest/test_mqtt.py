@@ -24,7 +24,7 @@ from kgtwin.ingest.pipeline import IngestSettings, Pipeline
 from kgtwin.ingest.sparkplug import SparkplugHost
 from kgtwin.sources.ifc import load_ifc
 from kgtwin.sources.ifc.sample import SampleSpec, write_sample
-from kgtwin.sources.sensors import load_registry, read_registry
+from kgtwin.sources.sensors import PointSpec, load_registry, read_registry
 from kgtwin.store import GraphStore, local, open_store
 from tests.conftest import Broker, engine_settings, require_engine
 
@@ -45,6 +45,17 @@ async def building_with_sensors(store: GraphStore, tmp_path: Path) -> tuple[str,
     result = await load_registry(store, read_registry(registry))
     assert result.bound == 1 and not result.problems
     return "room-temp", f"b:{room}"
+
+
+ROOM_POINTS = [
+    PointSpec(id="room-temp", brick_class="Air_Temperature_Sensor", unit="degC", interval_s=60, model="b"),
+    PointSpec(id="room-co2", brick_class="CO2_Sensor", unit="ppm", interval_s=60, model="b"),
+]
+
+
+async def sensors_without_a_building(store: GraphStore) -> None:
+    """The registry's two room points, bound to nothing: for tests that need no model (an IFC load is slow)."""
+    await load_registry(store, ROOM_POINTS)
 
 
 async def publish(broker: Broker, topic: str, payloads: list[bytes], retry_until: float = 60.0) -> int:

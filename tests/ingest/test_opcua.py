@@ -33,7 +33,7 @@ from kgtwin.ingest.opcua import (
 from kgtwin.ingest.pipeline import Pipeline
 from kgtwin.sources.sensors import PointSpec, load_registry
 from kgtwin.store import GraphStore
-from tests.ingest.test_mqtt import building_with_sensors, wait_for
+from tests.ingest.test_mqtt import building_with_sensors, sensors_without_a_building, wait_for
 from tests.ingest.test_sparkplug import wait_until
 
 RPM, ROOM = "ns=2;s=Fan.RPM", "ns=2;s=Room.Temperature"
@@ -50,9 +50,16 @@ def endpoint() -> str:
         return f"opc.tcp://127.0.0.1:{s.getsockname()[1]}/kgtwin/"
 
 
-async def fan_and_room(store: GraphStore, tmp_path: Path) -> tuple[list[NodeMapping], str]:
-    """A fan speed point named by its registry entry, and a room temperature named by a mapping file."""
-    _, room = await building_with_sensors(store, tmp_path)
+async def fan_and_room(
+    store: GraphStore, tmp_path: Path, *, in_a_building: bool = True
+) -> tuple[list[NodeMapping], str | None]:
+    """A fan speed point named by its registry entry, and a room temperature named by a mapping file (bound
+    to a room of a building when asked for)."""
+    if in_a_building:
+        _, room = await building_with_sensors(store, tmp_path)
+    else:
+        room = None
+        await sensors_without_a_building(store)
     await load_registry(store, [PointSpec(id="fan-rpm", brick_class="Speed_Sensor", unit="rpm", opcua=RPM)])
     mapping_file = tmp_path / "opcua.yaml"
     mapping_file.write_text(f'mappings:\n  "{ROOM}": {{point: room-temp, unit: degF}}\n')
@@ -131,7 +138,7 @@ async def test_data_changes_land_with_source_timestamps_and_status_codes_as_qual
 
 
 async def test_a_server_restart_is_reconnected_and_nothing_received_is_lost(store: GraphStore, tmp_path: Path) -> None:
-    mappings, _ = await fan_and_room(store, tmp_path)
+    mappings, _ = await fan_and_room(store, tmp_path, in_a_building=False)
     url = endpoint()
     base = (int(time.time()) - 600) * 1000
     settings = OpcUaSettings(url, publishing_interval_ms=50, reconnect_max_delay_s=0.5)
@@ -185,7 +192,7 @@ async def test_basic256sha256_with_a_client_certificate_and_a_user_name(
 ) -> None:
     store = falkordb_store
     await store.run("MATCH (n) DETACH DELETE n", write=True)
-    mappings, _ = await fan_and_room(store, tmp_path)
+    mappings, _ = await fan_and_room(store, tmp_path, in_a_building=False)
     url = endpoint()
     server_cert, server_key = certificate(tmp_path, "server", APPLICATION_URI, ExtendedKeyUsageOID.SERVER_AUTH)
     client_cert, client_key = certificate(

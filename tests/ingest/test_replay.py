@@ -24,7 +24,7 @@ from kgtwin.ingest.replay import paced_replay, recorded, replay_into, targets
 from kgtwin.sources.sensors import PointSpec, load_registry
 from kgtwin.store import GraphStore
 from tests.conftest import Broker, run_cli
-from tests.ingest.test_mqtt import building_with_sensors
+from tests.ingest.test_mqtt import building_with_sensors, sensors_without_a_building
 
 BUCKETS = (
     "MATCH (p:Point)-[:HAS_OBSERVATIONS]->(b) "
@@ -32,9 +32,13 @@ BUCKETS = (
 )
 
 
-async def recorded_room(store: GraphStore, tmp_path: Path) -> tuple[str, int]:
-    """A room whose temperature (bound in °F) and CO2 were recorded every 10 s for 10 minutes."""
-    _, room = await building_with_sensors(store, tmp_path)
+async def recorded_room(store: GraphStore, tmp_path: Path, *, in_a_building: bool = True) -> tuple[str | None, int]:
+    """A room's temperature (bound in °F when in a building) and CO2, recorded every 10 s for 10 minutes."""
+    if in_a_building:
+        _, room = await building_with_sensors(store, tmp_path)
+    else:
+        room = None
+        await sensors_without_a_building(store)
     await load_registry(store, [PointSpec(id="lab-temp", brick_class="Air_Temperature_Sensor", unit="degF")])
     start = (int(time.time()) - 3600) // 600 * 600_000
     readings = [
@@ -51,6 +55,7 @@ async def test_an_elements_history_is_each_bound_points_series_in_the_propertys_
     store: GraphStore, tmp_path: Path
 ) -> None:
     room, start = await recorded_room(store, tmp_path)
+    assert room is not None
     global_id = room.split(":", 1)[1]
     found = await element_series(store, global_id, start, start + 600_000, model="b")
     bound = [b for b in found if b.property]
@@ -67,7 +72,7 @@ async def test_an_elements_history_is_each_bound_points_series_in_the_propertys_
 async def test_replay_onto_the_same_points_changes_nothing_but_listeners_see_it_again_at_n_times_speed(
     store: GraphStore, tmp_path: Path
 ) -> None:
-    _, start = await recorded_room(store, tmp_path)
+    _, start = await recorded_room(store, tmp_path, in_a_building=False)
     before = await store.run(BUCKETS)
     seen: list[tuple[float, Observation]] = []
     recordings = await recorded(store, ["room-temp", "room-co2"], start, start + 600_000)
@@ -86,7 +91,7 @@ async def test_replay_onto_the_same_points_changes_nothing_but_listeners_see_it_
 async def test_kgtwin_replay_onto_another_point_and_to_an_mqtt_topic(
     store: GraphStore, broker: Broker, data_dir: Path, tmp_path: Path
 ) -> None:
-    _, start = await recorded_room(store, tmp_path)
+    _, start = await recorded_room(store, tmp_path, in_a_building=False)
     env = {"KGTWIN_GRAPH": {"falkordb": "embedded", "neo4j": "local-neo4j"}[store.engine]}
     window = ("--from", str(start), "--to", str(start + 300_000))
     loop = asyncio.get_running_loop()

@@ -37,7 +37,7 @@ from kgtwin.ingest.sparkplug import DataType, SparkplugHost, point_names, publis
 from kgtwin.sources.sensors import SourceMapping
 from kgtwin.store import GraphStore
 from tests.conftest import Broker, run_cli
-from tests.ingest.test_mqtt import Worker, building_with_sensors, wait_for
+from tests.ingest.test_mqtt import Worker, building_with_sensors, sensors_without_a_building, wait_for
 from tests.ingest.test_opcua import endpoint
 from tests.ingest.test_sparkplug import wait_until
 
@@ -198,7 +198,7 @@ async def test_kgtwin_simulate_over_mqtt_json_lands_in_the_graph_with_its_fault(
 async def test_sparkplug_edge_nodes_answer_a_rebirth_and_their_data_lands(
     store: GraphStore, broker: Broker, tmp_path: Path
 ) -> None:
-    await building_with_sensors(store, tmp_path)
+    await sensors_without_a_building(store)
     points = await load_points(store, "b", interval_s=1)
     group = f"g{uuid.uuid4().hex[:6]}"
     paths = sparkplug_paths(points, group, "sim")
@@ -231,7 +231,7 @@ async def test_sparkplug_edge_nodes_answer_a_rebirth_and_their_data_lands(
 
 
 async def test_the_simulator_serves_its_readings_from_an_opcua_server(store: GraphStore, tmp_path: Path) -> None:
-    await building_with_sensors(store, tmp_path)
+    await sensors_without_a_building(store)
     points = await load_points(store, "b", interval_s=10)
     nodes = opcua_node_ids(points)
     url = endpoint()
@@ -252,3 +252,34 @@ async def test_the_simulator_serves_its_readings_from_an_opcua_server(store: Gra
             await task
     assert served == len(points) * 60
     assert await wait_for(store, COUNT_ALL, served) == served
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("simulate", "--fault", "melt:room-temp"), "is not KIND[:POINT][@START[+LENGTH]]"),
+        (("ingest", "opcua", "--endpoint", "opc.tcp://plc:4840", "--security", "Basic128,Sign"), "is not one of"),
+        (("ingest", "mqtt", "--format", "sparkplug", "--share-group", "w"), "cannot be split over a shared"),
+    ],
+)
+def test_bad_options_are_one_line_errors(args: tuple[str, ...], says: str, tmp_path: Path) -> None:
+    from tests.test_cli import assert_one_line_error
+
+    assert_one_line_error(run_cli(*args, data_dir=tmp_path), 2, says=says)
+
+
+def test_bad_settings_are_refused_before_anything_starts(tmp_path: Path) -> None:
+    from kgtwin.ingest.mqtt import MqttSettings
+    from kgtwin.ingest.simulate import parse_speed
+
+    assert parse_speed("600") == 600 and parse_speed("max") is None
+    for text in ("0", "-2", "fast", "inf"):
+        with pytest.raises(ConfigError, match="--speed"):
+            parse_speed(text)
+    with pytest.raises(ConfigError, match=r"must start with opc\.tcp://"):
+        OpcUaSettings("http://plc:4840")
+    with pytest.raises(ConfigError, match="needs the client's certificate and private key"):
+        OpcUaSettings("opc.tcp://plc:4840", security="Basic256Sha256,Sign")
+    with pytest.raises(ConfigError, match="is not json, sparkplug or auto"):
+        MqttSettings(payload_format="xml")
+    assert MqttSettings(share_group="w").filters == ("kgtwin/observations/#",)  # auto: Sparkplug is not shared
