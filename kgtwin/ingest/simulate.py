@@ -242,7 +242,7 @@ class _Room:
 @dataclass
 class _State:
     rng: np.random.Generator
-    noise: list[float] = field(default_factory=list)  # drawn in blocks: one numpy call per 4096 readings
+    noise: list[float] = field(default_factory=list)  # drawn in blocks: one numpy call per 256 readings
     co2: float = 420.0
     last_ts: int | None = None
     stuck: float | None = None
@@ -328,7 +328,7 @@ class Simulator:
         hour = (local % DAY) / HOUR
         present = self._presence(point.room, room, local // DAY, hour)
         if not state.noise:
-            state.noise = state.rng.standard_normal(4096).tolist()
+            state.noise = state.rng.standard_normal(256).tolist()
         noise = state.noise.pop()
         kind = point.kind
         if kind == "air_temperature":

@@ -223,6 +223,8 @@ def metric_value(metric: Any, datatype: int) -> Any:
     if kind is None:
         return None
     value = getattr(metric, kind)
+    if kind == "double_value":
+        return value
     bits = _SIGNED_BITS.get(datatype)  # type: ignore[call-overload]
     if bits and kind in ("int_value", "long_value"):
         value &= (1 << bits) - 1  # writers sign-extend an Int8 to 32 bits or not: the low bits count
@@ -241,6 +243,8 @@ def _property(metric: Any, *keys: str) -> Any:
 
 def _quality(metric: Any) -> str:
     """The `Quality` property some edge nodes send (OPC DA codes: 192 good, 64 uncertain, 0 bad)."""
+    if not metric.HasField("properties"):
+        return "good"
     code = _property(metric, "Quality", "quality")
     if not isinstance(code, int):
         return "good"
