@@ -15,6 +15,7 @@ import aiomqtt
 import pytest
 
 from kgtwin.ingest.deadletter import DeadLetterStore
+from kgtwin.ingest.mqtt import letter_parser
 from kgtwin.ingest.observations import Registry
 from kgtwin.ingest.sparkplug import (
     DataType,
@@ -253,6 +254,10 @@ async def test_protocol_faults_are_reported_dead_lettered_and_answered_with_a_re
     assert all(d.source == "sparkplug" and d.topic == topic for d in deadletters.list())
     assert all(is_rebirth_command(c) for c in commands) and len(commands) == 3
     assert host.stats.data_before_birth == 1 and host.stats.sequence_gaps == 1 and host.stats.unknown_aliases == 2
+    # `kgtwin deadletter replay` reads such letters as Sparkplug B again: what no birth declared stays unknown.
+    again = SparkplugHost(await point_names(store, await Registry.load(store)))
+    letter = deadletters.list()[1]
+    assert letter_parser(letter.topic, letter.payload, again)(letter.payload)[-1] == letter.reason
 
 
 async def wait_until(condition, seconds: float = 20) -> None:  # type: ignore[no-untyped-def]
