@@ -272,7 +272,10 @@ async def _client(settings: OpcUaSettings) -> Client:
     client.strip_url_credentials = True
     if settings.security:
         assert settings.certificate
-        certificate = await uacrypto.load_certificate(str(settings.certificate))
+        try:
+            certificate = await uacrypto.load_certificate(str(settings.certificate))
+        except ValueError:
+            raise OpcUaError(f"{settings.certificate}: not an X.509 certificate (DER or PEM)") from None
         # The server checks that our application URI is the one our certificate names.
         uris = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         names = uris.get_values_for_type(x509.UniformResourceIdentifier)
@@ -288,15 +291,8 @@ async def _connect(client: Client, settings: OpcUaSettings, stop: asyncio.Event)
     delay = 0.5
     while not stop.is_set():
         try:
-            if settings.security:  # without a pinned server certificate this asks the server for it
-                policy, _, mode = settings.security.partition(",")
-                await client.set_security(
-                    POLICIES[policy],
-                    str(settings.certificate),
-                    str(settings.private_key),
-                    server_certificate=str(settings.server_certificate) if settings.server_certificate else None,
-                    mode=MODES[mode],
-                )
+            if settings.security:
+                await _secure(client, settings)
             await client.connect()
             log.info("connected to %s", settings.endpoint)
             return
@@ -320,6 +316,22 @@ async def _connect(client: Client, settings: OpcUaSettings, stop: asyncio.Event)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), delay)
         delay = min(delay * 2, settings.reconnect_max_delay_s)
+
+
+async def _secure(client: Client, settings: OpcUaSettings) -> None:
+    """Security settings; without a pinned server certificate this asks the server for its own."""
+    policy, _, mode = (settings.security or "").partition(",")
+    try:
+        await client.set_security(
+            POLICIES[policy],
+            str(settings.certificate),
+            str(settings.private_key),
+            server_certificate=str(settings.server_certificate) if settings.server_certificate else None,
+            mode=MODES[mode],
+        )
+    except ValueError as exc:  # cryptography on a key or certificate it cannot read
+        files = " or ".join(str(f) for f in (settings.private_key, settings.server_certificate) if f)
+        raise OpcUaError(f"{files}: cannot be read as a key or certificate ({exc})") from None
 
 
 # --- serving points (the simulator's transport, and a server for tests) -------------------------------
