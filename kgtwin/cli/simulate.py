@@ -106,7 +106,8 @@ def simulate(
     planned = sim.plan_faults(chosen, requested, faults, start, span, seed)
     if planned:
         out.print(f"fault plan ({len(planned)}):")
-        print_rows([f.as_row() for f in planned], Format.table)
+        shown = ("kind", "point", "startIso", "endIso", "magnitude")
+        print_rows([{k: f.as_row()[k] for k in shown} for f in planned], Format.table)
     if plan:
         plan.write_bytes(orjson.dumps([f.as_row() for f in planned], option=orjson.OPT_INDENT_2))
     simulator = sim.Simulator(chosen, start, seed=seed, faults=planned, utc_offset_h=utc_offset)
@@ -115,8 +116,10 @@ def simulate(
     err.print(f"simulating {len(chosen)} points from {_iso(start)} {'to ' + _iso(end) if end else 'on'} via {what}")
 
     if transport is Transport.opcua:
+        from kgtwin.cli.ingest import quiet_asyncua
         from kgtwin.ingest.opcua import PointServer, ServerSecurity, serve_readings
 
+        quiet_asyncua()
         nodes = sim.opcua_node_ids(chosen)
         if write_mapping:
             write_mapping_file(write_mapping, {node: key for key, node in nodes.items()}, endpoint)

@@ -135,6 +135,7 @@ async def _session(
         wake = asyncio.Event()
         acker = asyncio.create_task(_acknowledge_in_order(client, pending, wake))
         stopper = asyncio.create_task(stop.wait())
+        receive: asyncio.Task[aiomqtt.Message] | None = None
         try:
             messages = aiomqtt_messages(client)
             while True:
@@ -155,9 +156,10 @@ async def _session(
             while pending and not stop.is_set():  # stopping: let what is queued become durable and acked
                 await asyncio.sleep(0.05)
         finally:
-            stopper.cancel()
-            acker.cancel()
-            await asyncio.gather(acker, stopper, return_exceptions=True)
+            waiting = [t for t in (acker, stopper, receive) if t is not None]
+            for task in waiting:  # interrupted too: none is left to fail unseen once the client disconnects
+                task.cancel()
+            await asyncio.gather(*waiting, return_exceptions=True)
 
 
 def json_parser(topic: str) -> Parser:

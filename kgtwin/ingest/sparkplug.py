@@ -677,6 +677,7 @@ async def publish_as_edge_nodes(
             stack.callback(listener.cancel)
             for topic, payload in session.births(int(time.time() * 1000)):
                 await client.publish(topic, payload, qos=qos)
+        stack.push_async_callback(_go_offline, sessions, clients)  # on an interrupt too
         async for batch in batches:
             grouped: dict[tuple[tuple[str, str], str | None], list[tuple[str, float, int]]] = {}
             for reading in batch:
@@ -691,10 +692,15 @@ async def publish_as_edge_nodes(
                 topic, payload = sessions[node_key].data(device, values, int(time.time() * 1000))
                 await clients[node_key].publish(topic, payload, qos=qos)
                 sent += len(values)
-        for node_key, session in sessions.items():
-            topic, payload = session.death()
-            await clients[node_key].publish(topic, payload, qos=1)
     return sent
+
+
+async def _go_offline(sessions: Mapping[tuple[str, str], EdgeNodeSession], clients: Mapping[Any, Any]) -> None:
+    """An edge node going offline on purpose says so itself with its NDEATH (the will is for crashes)."""
+    for node_key, session in sessions.items():
+        topic, payload = session.death()
+        with contextlib.suppress(Exception):
+            await clients[node_key].publish(topic, payload, qos=1)
 
 
 async def _listen_for_rebirth(client: Any, asked: asyncio.Event) -> None:
