@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -38,10 +40,19 @@ def ingest_mqtt(
     raw_retention: Annotated[
         str | None, typer.Option(help="Roll up raw observations older than this (e.g. 7d).")
     ] = None,
+    detect: Annotated[
+        bool, typer.Option("--detect/--no-detect", help="Check observations for anomalies and conditions.")
+    ] = True,
+    detectors: Annotated[
+        Path | None, typer.Option(help="Detector settings (YAML); default KGTWIN_DETECTORS or built-in.")
+    ] = None,
 ) -> None:
     """Consume observations from MQTT (JSON objects or arrays) until interrupted."""
     import os
 
+    from kgtwin.analytics.anomalies.config import load_config
+    from kgtwin.analytics.anomalies.monitor import monitoring
+    from kgtwin.events import EventLog
     from kgtwin.ingest.mqtt import MqttSettings, run_mqtt
     from kgtwin.ingest.observations import Registry
     from kgtwin.ingest.pipeline import IngestSettings, Pipeline
@@ -59,6 +70,7 @@ def ingest_mqtt(
     deadletters = deadletter_store(settings)
 
     retention_ms = duration_ms(raw_retention, "--raw-retention") if raw_retention else None
+    detection = load_config(detectors or settings.detectors_file) if detect else None  # bad settings fail here
 
     async def work(store: GraphStore) -> None:
         from kgtwin.ingest.observations import now_ms
@@ -72,7 +84,12 @@ def ingest_mqtt(
                 await asyncio.sleep(600)
 
         compactor = asyncio.create_task(keep_compacting())
-        async with Pipeline(store, registry, deadletters, IngestSettings(raw_retention_ms=retention_ms)) as pipeline:
+        async with (
+            Pipeline(store, registry, deadletters, IngestSettings(raw_retention_ms=retention_ms)) as pipeline,
+            contextlib.AsyncExitStack() as beside,
+        ):
+            if detection is not None:  # anomaly detection in a task of its own, never holding up writes
+                await beside.enter_async_context(monitoring(store, pipeline, detection, EventLog(store)))
             err.print(f"ingesting from mqtt://{host}:{port} {', '.join(topic)} for {len(registry.points)} point ids")
             try:
                 await run_mqtt(pipeline, mqtt)
