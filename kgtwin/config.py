@@ -39,7 +39,6 @@ class Settings:
     neo4j_heap: str = "1g"
     neo4j_pagecache: str = "512m"
     query_timeout_ms: int = 60_000
-    detectors_file: Path | None = None  # anomaly detectors and conditions (YAML); None: built-in defaults
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -58,7 +57,6 @@ class Settings:
             db_port=int(port),
             neo4j_heap=env.get("KGTWIN_NEO4J_HEAP", "1g"),
             neo4j_pagecache=env.get("KGTWIN_NEO4J_PAGECACHE", "512m"),
-            detectors_file=Path(env["KGTWIN_DETECTORS"]) if env.get("KGTWIN_DETECTORS") else None,
         )
 
     def with_overrides(self, **changes: object) -> Settings:

@@ -80,13 +80,13 @@ def _tokenize(text: str, where: str) -> list[tuple[str, str, int]]:
         match = _TOKEN.match(text, position)
         if not match or match.end() == position:
             raise ConfigError(f"{where}: cannot read {text[position:].strip()[:20]!r} in {text!r}")
-        kind = match.lastgroup or ""
-        value = match.group(kind)
+        group = match.lastgroup or ""
+        kind, value = group, match.group(group)
         if kind == "name" and value.lower() in ("and", "or", "not", "true", "false"):
             kind, value = "keyword", value.lower()
         elif kind == "op" and value in ("&&", "||"):
             kind, value = "keyword", "and" if value == "&&" else "or"
-        tokens.append((kind, value, match.start(kind)))
+        tokens.append((kind, value, match.start(group)))
         position = match.end()
     return tokens
 

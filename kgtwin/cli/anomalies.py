@@ -13,7 +13,6 @@ import orjson
 import typer
 
 from kgtwin.cli.common import Format, app, duration_ms, out, print_rows, run_with_store, settings_of
-from kgtwin.config import Settings
 from kgtwin.errors import ConfigError
 
 anomalies_app = typer.Typer(no_args_is_help=True, help="Anomalies: backtest the detectors, list, acknowledge, resolve.")
@@ -32,19 +31,12 @@ def iso(ms: int | None) -> str | None:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _config(settings: Settings, detectors: Path | None) -> Any:
-    from kgtwin.analytics.anomalies.config import load_config
-
-    return load_config(detectors or settings.detectors_file)
-
-
 def _who(by: str | None) -> str:
     return by or f"cli:{getpass.getuser()}"
 
 
 @anomalies_app.command("scan")
 def scan_command(
-    ctx: typer.Context,
     series: Annotated[Path, typer.Argument(help="CSV of timestamp,value (a header line is allowed).")],
     brick_class: Annotated[
         str | None, typer.Option("--class", help="Brick class of the point: its configuration applies.")
@@ -58,10 +50,11 @@ def scan_command(
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
 ) -> None:
     """Run the configured detectors offline over a recorded series and print the anomalies they raise."""
+    from kgtwin.analytics.anomalies.config import load_config
     from kgtwin.analytics.anomalies.scan import read_series, scan
     from kgtwin.model.brick import brick
 
-    config = _config(settings_of(ctx), detectors)
+    config = load_config(detectors)
     if brick_class is not None:
         brick().require(brick_class)
     ts, values = read_series(series)

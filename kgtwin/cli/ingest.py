@@ -70,7 +70,7 @@ def ingest_mqtt(
     deadletters = deadletter_store(settings)
 
     retention_ms = duration_ms(raw_retention, "--raw-retention") if raw_retention else None
-    detection = load_config(detectors or settings.detectors_file) if detect else None  # bad settings fail here
+    detection = load_config(detectors) if detect else None  # bad settings fail here
 
     async def work(store: GraphStore) -> None:
         from kgtwin.ingest.observations import now_ms

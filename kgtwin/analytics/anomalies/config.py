@@ -20,6 +20,7 @@ A detector given as `off` (or `false`) is switched off there; a mapping changes 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -346,7 +347,9 @@ def _check_condition(entry: Any, where: str) -> ConditionSpec:
     if not isinstance(scope, Mapping) or set(scope) - {"model", "ifc_class", "element", "space"}:
         raise ConfigError(f"{where}.for: give any of model, ifc_class, element, space")
     episode_keys = {k: v for k, v in entry.items() if k in {f.name for f in fields(Detector)} and k != "severity"}
-    episode = replace(Detector(), **{k: v for k, v in _check_detector(Detector, episode_keys, where).items()})
+    # A condition is evaluated when a property changes, which may be seldom: it ends on the first
+    # evaluation that clears it unless told otherwise (its `clear` expression is the hysteresis).
+    episode = replace(Detector(clear_after=1), **_check_detector(Detector, episode_keys, where))
     severity = entry.get("severity", "warning")
     if severity not in SEVERITIES:
         raise ConfigError(f"{where}.severity: {severity!r} is not one of {', '.join(SEVERITIES)}")
@@ -364,8 +367,12 @@ def _check_condition(entry: Any, where: str) -> ConditionSpec:
     )
 
 
-def load_config(path: Path | str | None) -> DetectorConfig:
-    """The detectors file (KGTWIN_DETECTORS, --detectors); no file means the built-in defaults."""
+def load_config(path: Path | str | None = None) -> DetectorConfig:
+    """The detectors file: `path` (a --detectors option), else KGTWIN_DETECTORS, else the built-in defaults.
+
+    Read here rather than with the engine settings: only processes that detect need it.
+    """
+    path = path or os.environ.get("KGTWIN_DETECTORS")
     if path is None or str(path) == "":
         return DetectorConfig()
     path = Path(path)
