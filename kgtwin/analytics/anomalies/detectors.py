@@ -6,7 +6,8 @@ expected interval. A batch is arranged as a matrix (points × their readings, gr
 readings a point has) and every detector scores all of it with numpy; only points with an
 out-of-line reading or an open anomaly go through the reading-by-reading hysteresis in Python.
 Scores depend only on the readings before each one, so a series gives the same anomalies whether
-it arrives one reading at a time or as one batch (the offline scan relies on that).
+it arrives one reading at a time or as one batch (the offline scan relies on that), up to the
+moving statistics restarting after a stuck run, which happens from the start of a round.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ FAMILIES = {
     "flatline": ("flatline",),
     "silence": ("silence",),
 }
+# The robust z-score takes the median of its window once every this many readings of a point.
+MEDIAN_BLOCK = 8
 # Moving statistics clip their updates against references (the spread, the typical change) taken
 # at every ROUND-th reading of a point: fixed points in its own count, so a series gives the same
 # anomalies whether it arrives one reading at a time or as one batch (the backtest relies on that).
@@ -84,13 +87,19 @@ def _ew_matrix(alpha: float, size: int) -> np.ndarray:
 def ew_scan(start: np.ndarray, inputs: np.ndarray, alpha: float, chunk: int = 128) -> np.ndarray:
     """y_j = (1 - alpha) y_(j-1) + alpha u_j along each row from y_(-1) = start; every y_j.
 
-    Written as a triangular matrix product per chunk of columns, so it is vectorised along the
-    readings too (the offline scan of one long series); centred on the start value, so large
-    values keep their precision.
+    Many points with a few readings each: a step per reading, vectorised over the points. Few
+    points with many readings (a backtest): a triangular matrix product per chunk of readings,
+    centred on the start value so large values keep their precision.
     """
     rows, cols = inputs.shape
     out = np.empty((rows, cols))
     previous = start.astype(float, copy=True)
+    if rows >= cols:
+        keep = 1.0 - alpha
+        for j in range(cols):
+            previous = keep * previous + alpha * inputs[:, j]
+            out[:, j] = previous
+        return out
     for first in range(0, cols, chunk):
         block = inputs[:, first : first + chunk]
         weights = _ew_matrix(alpha, block.shape[1])
@@ -123,6 +132,8 @@ class _Columns:
         ("d_x", np.float64, 0.0),
         ("d_tt", np.float64, 0.0),
         ("d_tx", np.float64, 0.0),
+        ("rz_center", np.float64, np.nan),
+        ("rz_scale", np.float64, np.nan),
         ("d_step", np.float64, 0.0),
         ("d_steps", np.int64, 0),
         ("d_step_ref", np.float64, np.nan),
@@ -305,11 +316,14 @@ class DetectorBank:
             if settings.flatline.enabled:
                 scores["flatline"] = flat
             # Readings each statistical detector has seen since it (re)started warming up.
-            seen = count0[:, None] + column[None, :] - self._warm_from(settings, points, counts, obs, flat, count0)
+            warm_from = self._warm_from(settings, points, counts, obs, flat, count0)
+            seen = count0[:, None] + column[None, :] - warm_from
+            # The stuck readings before a restart in this round are the flat line's; no one else judges them.
+            seen = np.where(warm_from < self.state.warm_from[points][:, None], -1, seen)
             if settings.limits.enabled:
                 scores["limits"] = self._limits(settings, points, obs)
             if settings.robust_z.enabled:
-                scores["robust_z"] = self._robust_z(profile, points, counts, obs, seen, resolution)
+                scores["robust_z"] = self._robust_z(profile, points, counts, obs, count0, seen, resolution)
             if settings.rate.enabled and settings.rate.max is not None:
                 scores["rate"] = self._rate(settings, obs, at, count0, last_ts0, last_value0)
             if settings.zscore.enabled:
@@ -469,33 +483,49 @@ class DetectorBank:
         points: np.ndarray,
         counts: np.ndarray,
         obs: np.ndarray,
+        count0: np.ndarray,
         seen: np.ndarray,
         resolution: np.ndarray,
     ) -> Scores:
+        """Median and spread of the `window` readings before each block of MEDIAN_BLOCK readings (blocks
+        counted in the point's own readings): a median costs a sort of the window, so it is taken once
+        a block; a reading is judged against the window just before its block began."""
         p = self.profiles[profile]
         settings = p.settings.robust_z
         window = settings.window
-        rows = self.state.row[points]
+        s = self.state
+        rows = s.row[points]
         history = np.concatenate([p.ring[rows], obs], axis=1)
         n, width = obs.shape
-        center, scale = np.empty((n, width)), np.empty((n, width))
-        rows_per_block = max(1, _BLOCK_ELEMENTS // (width * window))
-        cols_per_block = max(1, _BLOCK_ELEMENTS // (min(n, rows_per_block) * window))
-        for r0 in range(0, n, rows_per_block):
-            for c0 in range(0, width, cols_per_block):
-                c1 = min(width, c0 + cols_per_block)
-                part = history[r0 : r0 + rows_per_block, c0 : c1 + window - 1]
-                windows = sliding_window_view(part, window, axis=1)  # the `window` values before each reading
-                median = np.median(windows, axis=2)
-                deviation = np.abs(windows - median[..., None])
-                spread = np.maximum(
-                    MAD_TO_SIGMA * np.median(deviation, axis=2), MEAN_DEV_TO_SIGMA * deviation.mean(axis=2)
+        column = np.arange(width)[None, :]
+        into_block = (count0[:, None] + column) % MEDIAN_BLOCK
+        first_of_block = column - into_block  # the block's first reading; negative: it began in an earlier batch
+        starts_r, starts_c = np.nonzero((into_block == 0) & (column < counts[:, None]))
+        center = np.broadcast_to(s.rz_center[points][:, None], (n, width)).copy()
+        spread = np.broadcast_to(s.rz_scale[points][:, None], (n, width)).copy()
+        if starts_r.size:
+            windows = sliding_window_view(history, window, axis=1)  # windows[r, c]: the `window` values before c
+            medians, spreads = np.empty(starts_r.size), np.empty(starts_r.size)
+            step = max(1, _BLOCK_ELEMENTS // window)
+            for first in range(0, starts_r.size, step):
+                part = windows[starts_r[first : first + step], starts_c[first : first + step]]
+                median = np.median(part, axis=1)
+                deviation = np.abs(part - median[:, None])
+                medians[first : first + step] = median
+                spreads[first : first + step] = np.maximum(
+                    MAD_TO_SIGMA * np.median(deviation, axis=1), MEAN_DEV_TO_SIGMA * deviation.mean(axis=1)
                 )
-                center[r0 : r0 + rows_per_block, c0:c1] = median
-                scale[r0 : r0 + rows_per_block, c0:c1] = spread
-        scale = np.maximum(np.maximum(scale, resolution), settings.min_scale)
-        # A window counts once it is full; a flat one (no spread) judges nothing: that is the flat line's case.
-        ready = (seen >= window) & (scale > 0)
+            at_start_c, at_start_s = np.full((n, width), np.nan), np.full((n, width), np.nan)
+            at_start_c[starts_r, starts_c], at_start_s[starts_r, starts_c] = medians, spreads
+            known = first_of_block >= 0
+            source = np.maximum(first_of_block, 0)
+            center = np.where(known, np.take_along_axis(at_start_c, source, axis=1), center)
+            spread = np.where(known, np.take_along_axis(at_start_s, source, axis=1), spread)
+        s.rz_center[points], s.rz_scale[points] = _last(center, counts), _last(spread, counts)
+        scale = np.maximum(np.maximum(spread, resolution), settings.min_scale)
+        # Judged once the window before its block is full (a flat one, no spread, judges nothing:
+        # that is the flat-line detector's case).
+        ready = (seen - into_block >= window) & (spread > 0)
         p.ring[rows] = np.take_along_axis(history, counts[:, None] + np.arange(window)[None, :], axis=1)
         return self._z_verdict(settings, obs - center, obs, center, scale, ready)
 

@@ -86,6 +86,8 @@ class AnomalyMonitor:
         self.dropped = 0
         self.observed = 0
         self.seconds = 0.0  # time spent detecting (not writing)
+        self.recorded = 0  # anomaly changes written
+        self.recording_seconds = 0.0
         self._register(registry)
 
     def _register(self, registry: Registry) -> None:
@@ -189,19 +191,20 @@ class AnomalyMonitor:
         """Run a batch through the detectors and conditions; the changes to record."""
         started = time.perf_counter()
         index = self.bank.index
-        for uid in {o.point_uid for o in observations if o.point_uid not in index}:
-            info = self.registry.points.get(uid)
-            if info is not None:
-                self.bank.add_point(point_meta(info))
-        known = [o for o in observations if o.point_uid in index]
-        if known:
-            self.bank.observe(
-                np.fromiter((index[o.point_uid] for o in known), np.int64, len(known)),
-                np.fromiter((o.ts for o in known), np.int64, len(known)),
-                np.fromiter((o.value for o in known), float, len(known)),
-            )
+        points = np.fromiter((index.get(o.point_uid, -1) for o in observations), np.int64, len(observations))
+        if (points < 0).any():  # points declared since the monitor started
+            for o in (o for o, p in zip(observations, points, strict=True) if p < 0):
+                info = self.registry.points.get(o.point_uid)
+                if info is not None and o.point_uid not in index:
+                    self.bank.add_point(point_meta(info))
+            points = np.fromiter((index.get(o.point_uid, -1) for o in observations), np.int64, len(observations))
+        ts = np.fromiter((o.ts for o in observations), np.int64, len(observations))
+        values = np.fromiter((o.value for o in observations), float, len(observations))
+        known = points >= 0
+        if known.any():
+            self.bank.observe(points[known], ts[known], values[known])
             if self.conditions:
-                self._bound_changes(known)
+                self._bound_changes(observations)
         self.observed += len(observations)
         now = self.clock()
         changes = self.bank.drain(now) + (self.conditions.drain(now) if self.conditions else [])
@@ -238,7 +241,10 @@ class AnomalyMonitor:
         delay = 0.2
         while changes:
             try:
+                started = time.perf_counter()
                 await self.recorder.record(changes)
+                self.recorded += len(changes)
+                self.recording_seconds += time.perf_counter() - started
                 return
             except (EngineUnavailable, QueryError, OSError) as exc:
                 log.warning("recording %d anomaly changes failed (%s); retrying in %.1f s", len(changes), exc, delay)
