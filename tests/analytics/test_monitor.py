@@ -200,3 +200,52 @@ async def test_a_condition_on_a_field_set_property_alerts_and_clears_with_hyster
         "RETURN a.condition AS condition, a.active AS active, a.start AS start, a.end AS end, w.uid AS wall"
     )
     assert rows == [{"condition": "cracked", "active": False, "start": t0, "end": t0 + 2, "wall": place.wall}]
+
+
+async def test_a_restarted_monitor_continues_the_anomalies_it_left_open(store: GraphStore, tmp_path: Path) -> None:
+    await building_with_a_room_sensor(store, tmp_path)
+    registry = await Registry.load(store)
+    config = parse_config(CONFIG, "test")
+    quiet = MonitorSettings(silence_every_s=3600)
+    now = int(time.time() * 1000)
+    async with Pipeline(store, registry, DeadLetterStore(tmp_path / "dl.sqlite")) as pipeline:
+        async with monitoring(store, pipeline, config, EventLog(store), quiet) as monitor:
+            await send(pipeline, [(now - 20_000 + i * 1000, 40.0) for i in range(3)])  # above its 35 °C limit
+            await monitor.drain()
+        first = await list_anomalies(store, kind="limit")
+        assert [(a["active"], a["state"]) for a in first] == [(True, "open")]  # still out of line when it stopped
+        pipeline.listeners.clear()
+        bus = EventBus()
+        async with (
+            monitoring(store, pipeline, config, EventLog(store, bus), quiet) as again,
+            bus.subscribe(lambda e: e.kind.startswith("anomaly")) as heard,
+        ):
+            await send(pipeline, [(now - 10_000 + i * 1000, 21.0) for i in range(3)])
+            await again.drain()
+            ended = await heard_until(heard, lambda e: e.details.get("change") == "ended")
+    assert ended[-1].subject == first[0]["uid"]  # the same anomaly ends; no second one opens
+    after = await list_anomalies(store, kind="limit")
+    assert [(a["uid"], a["active"], a["end"]) for a in after] == [(first[0]["uid"], False, now - 10_000)]
+
+
+def test_a_monitor_far_behind_drops_batches_instead_of_holding_up_ingestion() -> None:
+    from kgtwin.analytics.anomalies.config import DetectorConfig
+    from kgtwin.analytics.anomalies.monitor import AnomalyMonitor
+    from kgtwin.ingest.observations import Observation, PointInfo
+
+    registry = Registry({"t1": PointInfo(uid="t1", unit="degC")})
+    monitor = AnomalyMonitor(None, registry, DetectorConfig(), None, settings=MonitorSettings(queue_observations=10))  # type: ignore[arg-type]
+    batch = [Observation("t1", i, 20.0, "good", i) for i in range(6)]
+    monitor.offer(batch)  # the pipeline's listener returns at once either way
+    monitor.offer(batch)
+    assert (monitor.dropped, monitor._queued) == (6, 6)
+
+
+def test_ingest_refuses_bad_detector_settings_before_it_starts(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    bad = tmp_path / "detectors.yaml"
+    bad.write_text("defaults:\n  zscore: {threshold: high}\n")
+    result = run_cli("ingest", "mqtt", "--port", "1", "--detectors", str(bad), data_dir=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"error: {bad}: defaults.zscore.threshold: 'high' is not a number"
