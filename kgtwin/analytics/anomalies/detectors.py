@@ -13,7 +13,7 @@ moving statistics restarting after a stuck run, which happens from the start of 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -368,22 +368,7 @@ class DetectorBank:
                     if owner and episode.baseline is not None:  # type: ignore[union-attr]
                         verdicts.append(self._against_frozen(episode, name, settings, v, r, j))  # type: ignore[arg-type]
                     elif v.hot[r, j] or owner:
-                        verdicts.append(
-                            Verdict(
-                                name,
-                                settings,
-                                hot=bool(v.hot[r, j]),
-                                critical=bool(v.critical[r, j]),
-                                cool=bool(v.cool[r, j]),
-                                score=float(v.score[r, j]),
-                                quantity=float(v.quantity[r, j]),
-                                since=int(v.since[r, j]) if v.since is not None else None,
-                                baseline=(float(v.center[r, j]), float(v.scale[r, j]))
-                                if v.center is not None
-                                else None,  # type: ignore[index]
-                                direction=float(v.direction[r, j]) if v.direction is not None else 0.0,
-                            )
-                        )
+                        verdicts.append(_verdict(name, settings, v, r, j))
                 tracker.step(key, int(at[r, j]), float(obs[r, j]), verdicts)
             engaged[points[r]] = tracker.engaged(key)
 
@@ -866,6 +851,24 @@ def _reference(stored: np.ndarray, points: np.ndarray, count0: np.ndarray, now: 
     return reference
 
 
+def _verdict(name: str, settings: Detector, v: Scores, r: int, j: int) -> Verdict:
+    """One reading's verdict out of a detector's matrices."""
+    return Verdict(
+        name,
+        settings,
+        hot=bool(v.hot[r, j]),
+        critical=bool(v.critical[r, j]),
+        cool=bool(v.cool[r, j]),
+        score=float(v.score[r, j]),
+        quantity=float(v.quantity[r, j]),
+        since=int(v.since[r, j]) if v.since is not None else None,
+        baseline=(float(v.center[r, j]), float(v.scale[r, j]))
+        if v.center is not None and v.scale is not None
+        else None,
+        direction=float(v.direction[r, j]) if v.direction is not None else 0.0,
+    )
+
+
 def _unbiased(variance: np.ndarray, alpha: float, seen: np.ndarray) -> np.ndarray:
     """An EW variance started from zero is low by the weight not yet given; correct for it."""
     weight = 1.0 - (1.0 - alpha) ** np.maximum(seen, 1)
@@ -882,6 +885,3 @@ def episodes_of(changes: Iterable[Change]) -> list[Episode]:
     for change in changes:
         seen[change.episode.uid] = change.episode
     return list(seen.values())
-
-
-Callback = Callable[[list[Change]], None]

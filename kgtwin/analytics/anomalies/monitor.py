@@ -83,6 +83,7 @@ class AnomalyMonitor:
         self._tasks: list[asyncio.Task[None]] = []
         self._idle = asyncio.Event()
         self._idle.set()
+        self._working = asyncio.Lock()  # one of detection, the silence check, a field update at a time
         self.dropped = 0
         self.observed = 0
         self.seconds = 0.0  # time spent detecting (not writing)
@@ -152,10 +153,12 @@ class AnomalyMonitor:
     async def on_field_update(self, event: TwinEvent) -> None:
         if not self.conditions or event.details.get("property") not in self.conditions.properties:
             return
-        if event.subject not in self.conditions.targets:
-            await self.conditions.load_targets(self.store, event.subject_label or "Element", [event.subject])
-        self.conditions.observe(event.subject, {event.details["property"]: event.details.get("value")}, event.time)
-        await self._record(self.conditions.drain(self.clock()))
+        async with self._working:
+            if event.subject not in self.conditions.targets:
+                await self.conditions.load_targets(self.store, event.subject_label or "Element", [event.subject])
+            changed = {event.details["property"]: event.details.get("value")}
+            self.conditions.observe(event.subject, changed, event.time)
+            await self._record(self.conditions.drain(self.clock()))
 
     # -- the work -----------------------------------------------------------------------------
 
@@ -165,8 +168,10 @@ class AnomalyMonitor:
             while not self._queue.empty():  # catch up: everything waiting in one go
                 batch = batch + self._queue.get_nowait()
             try:
-                changes = self.detect(batch)
-                await self._record(changes)
+                async with self._working:
+                    # numpy lets go of the interpreter for most of the work: ingestion goes on meanwhile
+                    changes = await asyncio.to_thread(self.detect, batch)
+                    await self._record(changes)
             except Exception:  # never let one bad batch stop detection for good
                 log.exception("anomaly detection failed on a batch of %d observations", len(batch))
             finally:
@@ -183,9 +188,10 @@ class AnomalyMonitor:
                 log.exception("the silence check failed")
 
     async def check_silence(self) -> None:
-        now = self.clock()
-        self.bank.check_silence(now)
-        await self._record(self.bank.drain(now))
+        async with self._working:
+            now = self.clock()
+            self.bank.check_silence(now)
+            await self._record(self.bank.drain(now))
 
     def detect(self, observations: list[Observation]) -> list[Change]:
         """Run a batch through the detectors and conditions; the changes to record."""
