@@ -1,6 +1,7 @@
 """The anomaly monitor beside ingestion: every batch the pipeline made durable goes through the
-detectors and the conditions in a task of its own, a timer looks for silent points, and what
-changes is written to the graph in batches and published as events.
+detectors and the conditions in a task of its own (the numpy work in a worker thread, so the event
+loop keeps writing), a timer looks for silent points, and what changes is written to the graph in
+batches and published as events.
 
 The pipeline hands batches over synchronously; they wait in a bounded queue, so detection never
 holds up writes. If the monitor falls that far behind, it drops whole batches (counted in
