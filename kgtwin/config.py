@@ -39,6 +39,8 @@ class Settings:
     neo4j_heap: str = "1g"
     neo4j_pagecache: str = "512m"
     query_timeout_ms: int = 60_000
+    public_url: str = "http://127.0.0.1:8080"  # where the API is reached: RDF links to time series lead there
+    rdf_base: str = "https://kgtwin.dev/twin/"  # base IRI of exported instances: <base><model>/<GlobalId>
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -57,6 +59,8 @@ class Settings:
             db_port=int(port),
             neo4j_heap=env.get("KGTWIN_NEO4J_HEAP", "1g"),
             neo4j_pagecache=env.get("KGTWIN_NEO4J_PAGECACHE", "512m"),
+            public_url=http_url(env.get("KGTWIN_PUBLIC_URL", "http://127.0.0.1:8080"), "KGTWIN_PUBLIC_URL").rstrip("/"),
+            rdf_base=rdf_base(env.get("KGTWIN_RDF_BASE", "https://kgtwin.dev/twin/")),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -64,6 +68,19 @@ class Settings:
 
     def target(self) -> GraphTarget:
         return parse_graph_target(self.graph, self)
+
+
+def http_url(value: str, variable: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"{variable}={value!r} is not an http(s) URL without query, e.g. https://twin.example.org")
+    return value.strip()
+
+
+def rdf_base(value: str) -> str:
+    """The base IRI of exported instances, ending in '/' so that '<base><model>/<id>' is a path."""
+    base = http_url(value, "KGTWIN_RDF_BASE")
+    return base if base.endswith("/") else base + "/"
 
 
 def parse_graph_target(value: str, settings: Settings) -> GraphTarget:
