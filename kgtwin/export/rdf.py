@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import rdflib
 from rdflib import RDF, RDFS, XSD, Literal, URIRef
+from rdflib.plugins.serializers.turtle import TurtleSerializer
 
 from kgtwin.config import Settings
 from kgtwin.errors import KgtwinError
@@ -165,7 +166,7 @@ class TwinTriples:
         hosts_points = not HAS_POINTS.intersection(labels)
         for link in row["links"]:
             out += self._link(subject, link, hosts_points)
-        return out
+        return list(dict.fromkeys(out))  # a list value may repeat an item, two types may share a predicate
 
     def _identity(self, subject: URIRef, labels: list[str], props: dict[str, Any]) -> list[Triple]:
         """An IFC-born node names its GlobalId the Brick way: a ref:IFCReference to its IFC project."""
@@ -304,12 +305,25 @@ async def stream(store: GraphStore, model: str, fmt: RdfFormat, settings: Settin
     yield serialize(graph, fmt, settings)
 
 
+class ExactTurtleSerializer(TurtleSerializer):
+    """rdflib's Turtle, with doubles written in full: rdflib's short form keeps 7 digits of them."""
+
+    def label(self, node: rdflib.term.Node, position: int) -> str:
+        if isinstance(node, Literal) and node.datatype == XSD.double:
+            return node._literal_n3(use_plain=False, qname_callback=lambda dt: self.get_pname(dt, True))
+        return super().label(node, position)
+
+
+rdflib.plugin.register("kgtwin-turtle", rdflib.serializer.Serializer, __name__, "ExactTurtleSerializer")
+
+
 def serialize(graph: rdflib.Graph, fmt: RdfFormat, settings: Settings) -> bytes:
     if fmt.name == "jsonld":
         context = {prefix: str(ns) for prefix, ns in vocabulary_for(settings).ns.items()}
         context.update(rdf=str(RDF), rdfs=str(RDFS), xsd=str(XSD))
         return graph.serialize(format="json-ld", context=context, auto_compact=True, encoding="utf-8")
-    return graph.serialize(format=fmt.rdflib_name, encoding="utf-8")
+    writer = "kgtwin-turtle" if fmt.name == "ttl" else fmt.rdflib_name
+    return graph.serialize(format=writer, encoding="utf-8")
 
 
 @dataclass

@@ -513,11 +513,14 @@ class RdfModelReader:
         self._read_qualified_links()
 
     def _ours_untyped(self) -> None:
-        """kgtwin IRIs (and IFC GlobalIds) used but not typed may still name nodes the graph holds."""
-        for term in self.graph.all_nodes():
-            if isinstance(term, URIRef) and term not in self.resources and self.v.uid_of(str(term), self.model):
-                uid = self.v.uid_of(str(term), self.model)
-                self.resources[term] = _Resource(uid, "", (), {}, existing=True)  # type: ignore[arg-type]
+        """Untyped resources may still name nodes the graph holds: by a kgtwin IRI, or by an IFC
+        GlobalId through Brick's ref:IFCReference."""
+        candidates = {t for t in self.graph.all_nodes() if isinstance(t, URIRef) and self.v.uid_of(str(t), self.model)}
+        candidates |= {s for s in self.graph.subjects(self.v.ref.hasExternalReference, None) if self.global_id(s)}
+        for term in sorted(candidates - set(self.resources), key=str):
+            uid = self.uid_for(term)
+            if uid is not None:
+                self.resources[term] = _Resource(uid, "", (), {}, existing=True)
 
     def literals(self, subject: Node, label: str) -> dict[str, Any]:
         v, props = self.v, {}
