@@ -399,7 +399,7 @@ def check_dtdl(docs: list[dict[str, Any]]) -> list[str]:
             problems.append(f"{dtmi}: {len(hierarchy)} interfaces in its hierarchy (at most {EXTENDS_HIERARCHY_MAX})")
         names: dict[str, str] = {}
         count = 0
-        for ancestor in sorted(hierarchy):
+        for ancestor in sorted(hierarchy | {dtmi}):
             for element in by_id[ancestor].get("contents", []):
                 count += 1 + _nested(element)
                 if element["name"] in names and names[element["name"]] != ancestor:

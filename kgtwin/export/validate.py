@@ -138,7 +138,7 @@ def _by_shape(results: rdflib.Graph, shapes: tuple[rdflib.Graph, ...]) -> list[S
     grouped: dict[tuple[str, str], ShapeFindings] = {}
     for result in results.subjects(RDF.type, SH.ValidationResult):
         severity = SEVERITIES.get(results.value(result, SH.resultSeverity), "Info")  # type: ignore[arg-type]
-        shape = _shape_name(results.value(result, SH.sourceShape), results.value(result, SH.resultPath), shapes)
+        shape = _shape_name(results, result, shapes)
         found = grouped.setdefault((severity, shape), ShapeFindings(shape, severity))
         found.messages.update(str(m) for m in results.objects(result, SH.resultMessage))
         found.results += 1
@@ -149,16 +149,26 @@ def _by_shape(results: rdflib.Graph, shapes: tuple[rdflib.Graph, ...]) -> list[S
     return sorted(grouped.values(), key=lambda f: (order[f.severity], -f.results, f.shape))
 
 
-def _shape_name(shape: rdflib.term.Node | None, path: rdflib.term.Node | None, shapes: tuple[rdflib.Graph, ...]) -> str:
-    """A shape's IRI as a prefixed name; an anonymous property shape by the shape that holds it and its path."""
+def _shape_name(results: rdflib.Graph, result: rdflib.term.Node, shapes: tuple[rdflib.Graph, ...]) -> str:
+    """A shape's IRI as a prefixed name. An anonymous property shape (whose blank node the engine's
+    report does not share with the shapes graph) is named by the shape holding a property shape
+    with the same path and message, and the path."""
     names = shapes[0].namespace_manager
+    shape = results.value(result, SH.sourceShape)
     if shape is None:
         return "(no shape)"
     if not isinstance(shape, BNode):
         return shape.n3(names)
-    owner = next((o for graph in shapes for o in graph.subjects(SH.property, shape)), None)
-    if path is None:
-        path = next((p for graph in shapes for p in graph.objects(shape, SH.path)), None)
+    path = results.value(result, SH.resultPath)
+    messages = set(results.objects(result, SH.resultMessage))
+    owner = None
+    if isinstance(path, URIRef):
+        for graph in shapes:
+            for candidate in graph.subjects(SH.path, path):
+                said = graph.value(candidate, SH.message)
+                if said is not None and said in messages:
+                    owner = next(graph.subjects(SH.property, candidate), None)
+                    break
     where = owner.n3(names) if isinstance(owner, URIRef) else "a shape"
     along = f" on {path.n3(names)}" if isinstance(path, URIRef) else ""
     return f"{where}{along}"
