@@ -45,7 +45,6 @@ DISPLAY_NAME_MAX = 64
 DESCRIPTION_MAX = 512
 SCHEMA_DEPTH_MAX = 5  # "the maximum depth of nested complex schemas is 5 levels"
 NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?$")
-SEGMENT = re.compile(r"^[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?$")
 DTMI = re.compile(
     r"^dtmi:[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?(?::[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?)*"
     r"(?:;[1-9][0-9]{0,8}(?:\.[1-9][0-9]{0,5})?)?$"
