@@ -4,16 +4,18 @@ the twin can be mirrored into Azure Digital Twins.
 The limits below are DTDL v3's (Azure/opendigitaltwins-dtdl, DTDL/v3/DTDL.v3.md: "Interface",
 "Digital Twin Model Identifier", and the name rules of Telemetry/Property/Relationship).
 
-Brick's classes form a graph of multiple inheritance (184 point classes of Brick 1.4 have two or
-more parents; the deepest is 7 classes below brick:Point, 16 classes above it in all). DTDL v3
-allows several `extends` per interface within 10 levels and 1,024 interfaces per hierarchy, so
-each Brick class becomes an interface that extends its Brick parents, and only the classes the
-model uses and the classes above them are written. Brick's classes carry no contents of their own
-in DTDL: a point's properties and telemetry are defined once, on the brick Point interface, and
-inherited along every path (DTDL lets an interface be reached twice; its contents stay one set).
+Brick's classes form a graph of multiple inheritance (in Brick 1.4, 183 point and 42 equipment
+classes have two or more parents; the deepest point class is 6 levels below brick:Point, with at
+most 14 point classes in its ancestry). In DTDL that is at most 9 levels (kgtwin's Twin and Point
+interfaces above Brick's, an IFC class beside it), and DTDL v3 allows several `extends` per
+interface within 10 levels and 1,024 interfaces per hierarchy, so each Brick class becomes an
+interface that extends its Brick parents, and only the classes the model uses and the classes above
+them are written. Each property, property set and relationship is declared once, on the most
+specific interface that every twin having it extends (a point's settings and latest value on the
+Point interface), so no interface inherits one name from two places, whichever paths lead to it.
 Where a class's hierarchy would exceed the limits (none of Brick 1.4's does), it keeps only the
-parent on its longest path to the root, then skips levels. An IFC sensor that is also a Brick
-point is one twin with one model: an interface of its own extends the IFC class and the Brick class.
+parent on its longest path to the root, then skips levels. An IFC sensor that is also a Brick point
+is one twin with one model: an interface of its own extends the IFC class and the Brick class.
 """
 
 from __future__ import annotations
