@@ -506,7 +506,7 @@ class RdfModelReader:
                 self.report.note("blank node (no IRI to name it by)", f"{subject} a {sorted(map(str, types))[0]}")
                 continue
             label, extra, props = classified
-            props.update(self.literals(subject, label))
+            props.update(self.literals(subject))
             self.resources[subject] = _Resource(uid, label, extra, props)
         self._ours_untyped()
         self._read_links()
@@ -522,7 +522,7 @@ class RdfModelReader:
             if uid is not None:
                 self.resources[term] = _Resource(uid, "", (), {}, existing=True)
 
-    def literals(self, subject: Node, label: str) -> dict[str, Any]:
+    def literals(self, subject: Node) -> dict[str, Any]:
         v, props = self.v, {}
         values: dict[str, list[Any]] = defaultdict(list)
         for predicate, obj in self.graph.predicate_objects(subject):

@@ -23,8 +23,8 @@ async def test_interfaces_per_ifc_class_and_brick_class_keep_dtdl_v3_rules(store
     ifc = tmp_path / "tower.ifc"
     write_sample(ifc, SampleSpec(storeys=1, spaces_per_storey=2))
     await load_ifc(store, ifc, "tower")
-    await import_rdf(store, SHARED_DATA / "rdf" / "soda_brick.ttl", "soda", settings)
-    for model in ("tower", "soda"):
+    await import_rdf(store, SHARED_DATA / "rdf" / "mediumOffice_brick.ttl", "office", settings)
+    for model in ("tower", "office"):
         docs = await dtdl_interfaces(store, model, settings, version=3)
         assert check_dtdl(docs) == []
         by_id = {doc["@id"]: doc for doc in docs}
