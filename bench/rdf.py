@@ -5,7 +5,7 @@
 
 The building (kgtwin's sample generator; 50 storeys of 200 rooms is about 100k elements) is loaded
 once into an embedded FalkorDB. Each measurement then runs in a child process of its own, so its
-peak memory (max RSS) is its own:
+peak memory (VmHWM, its peak resident set) is its own:
 
 - fetch: the model's triples read from the graph page by page and dropped (the graph side alone);
 - kgtwin nt: the same pages written as N-Triples to a file as they arrive (`kgtwin export rdf -f nt`);
@@ -64,10 +64,35 @@ def child(mode: str, data: str, out: str) -> None:
             "seconds": time.perf_counter() - began,
             "serialize": serialize,
             "bytes": Path(out).stat().st_size if Path(out).exists() else 0,
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_rss_mib": peak_rss_mib(),
         }
 
     print(json.dumps(asyncio.run(go())))
+
+
+def peak_rss_mib() -> float:
+    """This process's own peak resident memory (VmHWM). getrusage's ru_maxrss would also count the
+    pages of the parent it was forked from, which Linux carries over exec into the child's figure."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def load(ifc: str, data: str) -> None:
+    """Load the building in a process of its own, so that the measuring children start small."""
+    from kgtwin.config import Settings
+    from kgtwin.sources.ifc import load_ifc
+    from kgtwin.store import open_store
+
+    async def go() -> int:
+        store = await open_store(Settings.from_env().with_overrides(data_dir=Path(data)))
+        try:
+            return (await load_ifc(store, Path(ifc), model="bench")).read.graph.count("Element")
+        finally:
+            await store.close()
+
+    print(json.dumps({"elements": asyncio.run(go())}))
 
 
 def main() -> None:
@@ -77,12 +102,15 @@ def main() -> None:
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child)
+        mode, data, out = args.child
+        if mode == "load":
+            load(out, data)
+        else:
+            child(mode, data, out)
         return
     from kgtwin.config import Settings
-    from kgtwin.sources.ifc import load_ifc
     from kgtwin.sources.ifc.sample import SampleSpec, write_sample
-    from kgtwin.store import local, open_store
+    from kgtwin.store import local
 
     with tempfile.TemporaryDirectory(prefix="kgtwin-bench-rdf-") as tmp:
         ifc, data = Path(tmp) / "building.ifc", Path(tmp) / "data"
@@ -92,17 +120,14 @@ def main() -> None:
         settings = Settings.from_env().with_overrides(data_dir=data)
         local.start(settings, "falkordb", persistent=True)
         try:
-
-            async def load() -> int:
-                store = await open_store(settings)
-                try:
-                    result = await load_ifc(store, ifc, model="bench")
-                    return result.read.graph.count("Element")
-                finally:
-                    await store.close()
-
             began = time.perf_counter()
-            elements = asyncio.run(load())
+            loaded = subprocess.run(
+                [sys.executable, __file__, "--child", "load", str(data), str(ifc)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            elements = json.loads(loaded.stdout.strip().splitlines()[-1])["elements"]
             print(f"loaded {elements} elements into FalkorDB in {time.perf_counter() - began:.0f} s", flush=True)
             print(
                 f"{'export':<12}{'triples':>11}{'seconds':>9}{'triples/s':>11}{'serialize s':>13}"

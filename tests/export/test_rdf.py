@@ -14,6 +14,7 @@ import rdflib
 from rdflib import RDF, XSD, Literal, URIRef
 
 from kgtwin.config import Settings
+from kgtwin.errors import ConfigError
 from kgtwin.export import rdf as rdf_export
 from kgtwin.export.rdf import FORMATS, NotAcceptable, UnknownModel, export_rdf, model_graph, negotiate, stream
 from kgtwin.ingest.deadletter import DeadLetterStore
@@ -240,3 +241,13 @@ def test_content_negotiation_picks_the_format_the_client_prefers(accept: str | N
 def test_content_negotiation_refuses_what_it_cannot_write() -> None:
     with pytest.raises(NotAcceptable, match="text/turtle"):
         negotiate("image/png, text/html")
+
+
+def test_the_rdf_base_and_public_url_come_from_the_environment_checked() -> None:
+    settings = Settings.from_env(
+        {"KGTWIN_RDF_BASE": "https://data.example.org/twin", "KGTWIN_PUBLIC_URL": "https://x.org/"}
+    )
+    assert settings.rdf_base == "https://data.example.org/twin/" and settings.public_url == "https://x.org"
+    for variable in ("KGTWIN_RDF_BASE", "KGTWIN_PUBLIC_URL"):
+        with pytest.raises(ConfigError, match=variable):
+            Settings.from_env({variable: "twin.example.org"})
