@@ -230,14 +230,20 @@ class TwinTriples:
         return out
 
 
-async def model_triples(store: GraphStore, model: str, settings: Settings) -> AsyncIterator[list[Triple]]:
-    """The model's triples, one batch per page of nodes read from the graph (never all at once)."""
-    vocab = vocabulary_for(settings)
+async def twin_triples(store: GraphStore, model: str, settings: Settings) -> TwinTriples:
+    """What writes a model's triples; UnknownModel when the graph does not hold the model."""
     found = await store.execute("export/model", {"model": model})
     if not found:
         raise UnknownModel(f"no model {model!r} in the graph; `kgtwin query run store/models` lists them")
-    writer = TwinTriples(vocab, model, found[0]["file"], found[0]["projects"])
-    types = list(vocab.predicate)
+    return TwinTriples(vocabulary_for(settings), model, found[0]["file"], found[0]["projects"])
+
+
+async def model_triples(
+    store: GraphStore, model: str, settings: Settings, writer: TwinTriples | None = None
+) -> AsyncIterator[list[Triple]]:
+    """The model's triples, one batch per page of nodes read from the graph (never all at once)."""
+    writer = writer or await twin_triples(store, model, settings)
+    types = list(writer.vocab.predicate)
     for label, skip in EXPORT_LABELS:
         after = ""
         while True:
@@ -296,13 +302,20 @@ async def model_graph(store: GraphStore, model: str, settings: Settings) -> rdfl
 
 
 async def stream(store: GraphStore, model: str, fmt: RdfFormat, settings: Settings) -> AsyncIterator[bytes]:
-    """The export as bytes chunks (what `GET /rdf` sends): N-Triples page by page, else the whole document."""
+    """The export as bytes chunks, for `GET /rdf`: N-Triples page by page, Turtle and JSON-LD whole.
+
+    `chunks = await stream(...)`: the model is looked up first, so an unknown model raises
+    UnknownModel before any byte is sent (an API answers 404), then the chunks follow.
+    """
+    writer = await twin_triples(store, model, settings)
     if fmt.name == "nt":
-        async for batch in model_triples(store, model, settings):
-            yield ntriples(batch).encode("utf-8")
-        return
-    graph = await model_graph(store, model, settings)
-    yield serialize(graph, fmt, settings)
+        return (ntriples(batch).encode("utf-8") async for batch in model_triples(store, model, settings, writer))
+    document = serialize(await model_graph(store, model, settings), fmt, settings)
+
+    async def whole() -> AsyncIterator[bytes]:
+        yield document
+
+    return whole()
 
 
 class ExactTurtleSerializer(TurtleSerializer):

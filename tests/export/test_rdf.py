@@ -189,13 +189,13 @@ async def test_n_triples_stream_page_by_page_and_match_the_whole_graph(
     await load_ifc(store, ifc, "small")
     whole = await model_graph(store, "small", settings)
     monkeypatch.setattr(rdf_export, "PAGE", 7)  # many pages, and sensors that are both Element and Point
-    chunks = [chunk async for chunk in stream(store, "small", FORMATS["nt"], settings)]
+    chunks = [chunk async for chunk in await stream(store, "small", FORMATS["nt"], settings)]
     assert len(chunks) > 10
     streamed = rdflib.Graph().parse(data=b"".join(chunks), format="nt")
     assert canonical(streamed) == canonical(whole)
     # Turtle and JSON-LD (whole documents) carry the same triples, doubles to the last digit
     for fmt in ("ttl", "jsonld"):
-        document = b"".join([chunk async for chunk in stream(store, "small", FORMATS[fmt], settings)])
+        document = b"".join([chunk async for chunk in await stream(store, "small", FORMATS[fmt], settings)])
         parsed = rdflib.Graph().parse(data=document, format=FORMATS[fmt].rdflib_name)
         assert canonical(parsed) == canonical(whole), fmt
 
@@ -216,6 +216,8 @@ async def test_instance_iris_are_stable_and_follow_the_configured_base(store, tm
 async def test_an_unknown_model_is_one_clear_error(store, settings) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(UnknownModel, match="no model 'nowhere'"):
         await export_rdf(store, "nowhere", FORMATS["nt"], io.BytesIO(), settings)
+    with pytest.raises(UnknownModel):  # before the first chunk: an API can still answer 404
+        await stream(store, "nowhere", FORMATS["nt"], settings)
 
 
 @pytest.mark.parametrize(
