@@ -560,22 +560,23 @@ class RdfModelReader:
                 start, end, rel_type = obj, subject, v.inverse_type_of[predicate]  # type: ignore[index]
             else:
                 if predicate not in self.read_with_node and v.property_key(predicate) is None:
-                    name = predicate.n3(self.graph.namespace_manager)
+                    name = self.name(predicate)
                     self.report.note(f"statements with {name} not imported", f"{subject} {name} {obj}")
                 continue
-            self._add_link(rel_type, start, end, predicate)
+            self._add_link(rel_type, start, end, f"{subject} {self.name(predicate)} {obj}")
+
+    def name(self, term: Node) -> str:
+        return term.n3(self.graph.namespace_manager)
 
     def _add_link(
-        self, rel_type: str, start: Node, end: Node, predicate: Node, props: dict[str, Any] | None = None
+        self, rel_type: str, start: Node, end: Node, stated: str, props: dict[str, Any] | None = None
     ) -> None:
+        """A link from start to end; `stated` is the statement as the file has it, for the report."""
         a, b = self.resources.get(start), self.resources.get(end)
         if a is None or b is None:
             missing = end if a is not None else start
             where = "untyped" if not any(self.graph.objects(missing, RDF.type)) else "not imported"
-            self.report.note(
-                f"link to a resource that is {where}",
-                f"{start} {predicate.n3(self.graph.namespace_manager)} {end}",
-            )
+            self.report.note(f"link to a resource that is {where}", stated)
             return
         if rel_type == "HAS_LOCATION" and "Point" in a.extra:
             # Brick: points cannot have locations; a point's location is what it is a point of
@@ -598,7 +599,7 @@ class RdfModelReader:
                 for predicate, obj in self.graph.predicate_objects(link)
                 if isinstance(obj, Literal) and (key := v.property_key(predicate)) not in (None, "linkType")
             }
-            self._add_link(rel_type, start, end, v.predicate[rel_type], props)
+            self._add_link(rel_type, start, end, f"{link} (a kgtwin:Link)", props)
 
 
 def locate(
