@@ -10,6 +10,7 @@ from kgtwin.cli import (  # noqa: F401  (each module registers its commands on t
     ingest,
     load,
     queries,
+    rdf,
     schedule,
     serve,
     simulate,
