@@ -126,7 +126,9 @@ class Guard:
                 return
             caller = rejection
             limited = self._limit_body(receive, send_tracking, scope)
-            async with asyncio.timeout(self.settings.request_timeout_s):
+            # An export streams for as long as the model is big; everything else answers within the limit.
+            limit = None if route in STREAMING else self.settings.request_timeout_s
+            async with asyncio.timeout(limit):
                 await self.app(scope, limited, send_tracking)
         except _TooLarge:
             await _json(413, f"the request is larger than {self.settings.max_request_bytes} bytes", route)(
@@ -190,6 +192,7 @@ class Guard:
 
 
 PROTECTED = ("/graphql", "/ingest", "/timeseries", "/rdf")
+STREAMING = ("/rdf",)
 
 
 class _TooLarge(Exception):
@@ -238,6 +241,7 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, ingest: b
         Route("/metrics", metrics_endpoint),
         Route("/ingest", http.ingest, methods=["POST"]),
         Route("/timeseries/{point:path}", http.timeseries),
+        Route("/rdf", http.rdf),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),  # subscriptions (graphql-transport-ws)
     ]
