@@ -212,7 +212,9 @@ def _json(status: int, message: str, route: str) -> Response:
     return http.error(status, message)
 
 
-def create_app(settings: Settings, store: GraphStore | None = None, *, ingest: bool = True) -> Starlette:
+def create_app(
+    settings: Settings, store: GraphStore | None = None, *, ingest: bool = True, detect: bool = True
+) -> Starlette:
     """The service as an ASGI app; `store` lets tests and the demo share a connection."""
     metrics = ServiceMetrics()
     holder: dict[str, Twin] = {}
@@ -222,7 +224,7 @@ def create_app(settings: Settings, store: GraphStore | None = None, *, ingest: b
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        twin = await Twin.open(settings, store, ingest=ingest)
+        twin = await Twin.open(settings, store, ingest=ingest, detect=detect)
         holder["twin"] = twin
         app.state.twin = twin
         metrics.watch(twin)

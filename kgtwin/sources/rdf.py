@@ -32,7 +32,7 @@ from kgtwin.config import Settings
 from kgtwin.errors import KgtwinError
 from kgtwin.model.alignment import Alignment, alignment
 from kgtwin.model.brick import BRICK_NS, BRICK_VERSION, brick
-from kgtwin.model.schema import INDEXES
+from kgtwin.model.schema import INDEXES, MODEL_LABELS
 from kgtwin.sources.sensors import units as unit_registry
 from kgtwin.store import GraphStore
 from kgtwin.store.queries import named as named_query
@@ -222,20 +222,7 @@ def read_rdf(path: Path) -> rdflib.Graph:
 
 # --- Brick and RealEstateCore classes --------------------------------------------------------------
 
-KEYED_ORDER = (
-    "Project",
-    "Site",
-    "Building",
-    "Storey",
-    "Space",
-    "Zone",
-    "Element",
-    "ElementType",
-    "WorkSchedule",
-    "Activity",
-    "Point",
-    "Equipment",
-)
+KEYED_ORDER = (*MODEL_LABELS, "Point", "Equipment")
 LOCATION_LABELS = ("Site", "Building", "Storey", "Space", "Zone")
 
 
