@@ -167,7 +167,8 @@ async def test_neighbours_and_paths_follow_the_graph_either_way(api: Api, store:
     assert [p["distance"] for p in path["path"]] == [0, 1, 2]
     assert path["path"][1]["node"]["uid"] in (f"k:{opening.GlobalId}", storey)
     through_the_opening = await api.data(
-        'query($a: ID!, $b: ID!) { path(from: $a, to: $b, relationshipTypes: ["FILLS", "VOIDS"]) { via node { uid } } }',
+        'query($a: ID!, $b: ID!) { path(from: $a, to: $b, relationshipTypes: ["FILLS", "VOIDS"]) '
+        "{ via node { uid } } }",
         {"a": f"k:{door.GlobalId}", "b": f"k:{wall.GlobalId}"},
     )
     assert [p["node"]["uid"] for p in through_the_opening["path"]] == [
