@@ -1,0 +1,130 @@
+"""A person's view of the twin: the dashboard in a real Chromium shows what the graph holds and follows it live."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from playwright.async_api import expect
+
+from tests.dashboard.conftest import LIMITS, MODEL, Twin
+
+STATUS_FILL = {"planned": "#b8c0cc", "in_progress": "#f0a830", "completed": "#3aa565", "issue": "#d9434e"}
+SET_STATUS = "mutation($u: [ID!]!, $s: Status!) { setStatus(uids: $u, status: $s) { uid } }"
+
+
+def work_elements(twin: Twin) -> list[Any]:
+    """What the KPIs count: every element but openings and sensors (points are not work)."""
+    return [e for e in twin.ifc.by_type("IfcElement") if not e.is_a("IfcOpeningElement") and not e.is_a("IfcSensor")]
+
+
+def wall(twin: Twin, name: str) -> str:
+    return f"{MODEL}:{next(w for w in twin.ifc.by_type('IfcWall') if w.Name == name).GlobalId}"
+
+
+async def open_dashboard(page: Any, twin: Twin) -> list[str]:
+    """Open the page with the key in the fragment; the URLs the page requested."""
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.on("websocket", lambda ws: requested.append(ws.url))
+    await page.goto(twin.page_url)
+    await expect(page.get_by_test_id("live")).to_have_text("live", timeout=10_000)
+    return requested
+
+
+async def test_the_page_shows_the_tree_and_the_kpis_of_the_loaded_model(page: Any, twin: Twin) -> None:
+    work = work_elements(twin)
+    done = [f"{MODEL}:{e.GlobalId}" for e in twin.ifc.by_type("IfcColumn")]
+    await twin.gql(SET_STATUS, {"u": done, "s": "COMPLETED"})
+    requested = await open_dashboard(page, twin)
+
+    # the key left the address bar at once, and never went to the server in a URL
+    assert "key=" not in page.url
+    assert requested and not [u for u in requested if twin.key in u]
+    tree = page.get_by_test_id("tree")
+    await expect(tree.get_by_text("Building A", exact=True)).to_be_visible()
+    await expect(tree.get_by_text("Level 0", exact=True)).to_be_visible()
+    await expect(tree.get_by_text("Level 1", exact=True)).to_be_visible()
+
+    kpis = page.get_by_test_id("kpis")
+    await expect(kpis.get_by_test_id("kpi-elements")).to_have_text(str(len(work)))
+    await expect(kpis.get_by_test_id("kpi-complete")).to_have_text(f"{round(100 * len(done) / len(work), 1)} %")
+    points = len(twin.ifc.by_type("IfcSensor"))
+    await expect(kpis.get_by_test_id("kpi-points")).to_have_text(f"0 / {points}")
+
+    # a storey: its KPIs, one row per room, and the rooms opened lazily in the tree
+    await tree.get_by_text("Level 0", exact=True).click()
+    level0 = next(s for s in twin.ifc.by_type("IfcBuildingStorey") if s.Name == "Level 0")
+    on_level0 = [e for e in work if _storey_of(e) == level0.GlobalId]
+    await expect(kpis.get_by_test_id("kpi-elements")).to_have_text(str(len(on_level0)))
+    await expect(kpis.locator("table tbody tr")).to_have_count(4)
+    await tree.locator(f'.tree-row[data-uid="{MODEL}:{level0.GlobalId}"] .toggle').click()
+    for room in ("001", "002", "003", "004"):
+        await expect(tree.get_by_text(room, exact=True)).to_be_visible()
+    assert page.problems == []
+
+
+def _storey_of(element: Any) -> str:
+    import ifcopenshell.util.element
+
+    container = ifcopenshell.util.element.get_container(element)
+    if container.is_a("IfcSpace"):
+        container = ifcopenshell.util.element.get_aggregate(container)
+    return str(container.GlobalId)
+
+
+async def test_the_plan_colours_rooms_by_status_and_as_a_heatmap_and_follows_changes(page: Any, twin: Twin) -> None:
+    await twin.gql(SET_STATUS, {"u": [wall(twin, "Wall 0.2 south")], "s": "COMPLETED"})
+    await twin.ingest(
+        [
+            {"sensor_id": twin.sensor_id(room), "value": value, "timestamp": int(time.time() * 1000)}
+            for room, value in (("001", 19.0), ("002", 21.0), ("003", 25.0))
+        ]
+    )
+    await open_dashboard(page, twin)
+    await page.get_by_test_id("tree").get_by_text("Level 0", exact=True).click()
+    rooms = page.get_by_test_id("plan-space")
+    await expect(rooms).to_have_count(4)
+
+    def room(name: str) -> Any:
+        return page.locator(f'[data-testid=plan-space][data-uid="{MODEL}:{twin.space(name).GlobalId}"]')
+
+    await expect(room("002")).to_have_attribute("data-fill", STATUS_FILL["in_progress"])
+    await expect(room("001")).to_have_attribute("data-fill", STATUS_FILL["planned"])
+    # a wall of room 001 is flagged in the field while the page is open: the plan follows
+    await twin.gql(SET_STATUS, {"u": [wall(twin, "Wall 0.1 west")], "s": "ISSUE"})
+    await expect(room("001")).to_have_attribute("data-fill", STATUS_FILL["issue"], timeout=5_000)
+
+    await page.get_by_test_id("plan-mode").select_option("Air_Temperature_Sensor")
+    await expect(room("001")).to_have_attribute("data-value", "19 degC")
+    await expect(room("003")).to_have_attribute("data-value", "25 degC")
+    await expect(room("004")).to_have_attribute("data-value", "no reading")
+    cold, hot = await room("001").get_attribute("data-fill"), await room("003").get_attribute("data-fill")
+    assert cold == "rgb(44,123,182)" and hot == "rgb(215,25,28)"  # the ends of the scale
+    # a new reading recolours its room live
+    await twin.ingest([{"sensor_id": twin.sensor_id("004"), "value": 23.5}])
+    await expect(room("004")).to_have_attribute("data-value", "23.5 degC", timeout=5_000)
+    assert page.problems == []
+
+
+async def test_a_rooms_chart_shows_values_posted_through_ingest_with_its_limits(page: Any, twin: Twin) -> None:
+    now = int(time.time() * 1000)
+    sensor = twin.sensor_id("101")
+    await twin.ingest(
+        [{"sensor_id": sensor, "value": 20 + i / 10, "timestamp": now - (10 - i) * 60_000} for i in range(10)]
+    )
+    await open_dashboard(page, twin)
+    await page.get_by_test_id("tree").get_by_text("Level 1", exact=True).click()
+    await page.locator(f'[data-testid=plan-space][data-uid="{MODEL}:{twin.space("101").GlobalId}"] rect').click()
+    charts = page.get_by_test_id("chart")
+    await expect(charts).to_have_count(4)  # temperature, humidity, CO2 and occupancy sensors of the room
+    chart = charts.filter(has_text="Air_Temperature_Sensor")
+    await expect(chart).to_contain_text("10 values")
+    await expect(chart).to_contain_text(f"limits min {LIMITS[0]:g}, max {LIMITS[1]:g}")
+    await expect(chart.get_by_test_id("chart-last")).to_contain_text("20.9 degC")
+    await expect(chart.locator("canvas")).to_have_count(1)
+
+    await twin.ingest([{"sensor_id": sensor, "value": 24.25}])  # arrives live, over the subscription
+    await expect(chart.get_by_test_id("chart-last")).to_contain_text("24.25 degC", timeout=5_000)
+    await expect(chart).to_contain_text("11 values")
+    assert page.problems == []
