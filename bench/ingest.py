@@ -1,14 +1,18 @@
-"""Ingestion benchmark: the raw engine's bucket-append ceiling beside end-to-end MQTT ingestion.
+"""Ingestion benchmark: the raw engine's bucket-append ceiling beside end-to-end ingestion over MQTT and HTTP.
 
-    python bench/ingest.py [--points 1000,10000] [--readings 100000] [--per-message 100]
+    python bench/ingest.py [--points 1000,10000] [--readings 200000] [--per-message 100] [--per-request 1000]
 
 For each point count, on the embedded FalkorDB in a temporary data directory:
 - ceiling: the same observations, already grouped by point, appended with ingest/append directly;
-- end to end: a publisher process sends JSON batches (QoS 1) to a local Mosquitto; the worker
-  (pipeline + MQTT connector, as `kgtwin ingest mqtt` runs them) writes them; the clock stops
-  when the graph holds every reading. Delay is arrival at the worker to durable-and-queryable;
+- MQTT: a publisher process sends JSON arrays (QoS 1) to a local Mosquitto; the worker (pipeline +
+  MQTT connector, as `kgtwin ingest mqtt` runs them) writes them; the clock stops when the graph
+  holds every reading;
+- HTTP: `kgtwin serve` in its own process; a client process posts JSON arrays to POST /ingest over
+  4 connections, each answered once its readings are durable;
+- delay: from publish (the publisher writes its clock into each reading's value) to durable and
+  queryable, p50 and p99;
 - memory: the engine's used_memory growth per stored observation.
-HTTP ingestion is not measured yet (the HTTP endpoint comes with the API).
+The last line is the best end-to-end figure, as `N obs/s`.
 """
 
 from __future__ import annotations
@@ -25,8 +29,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import numpy as np
+import orjson
 
+from kgtwin.api.auth import create_key
 from kgtwin.config import Settings
 from kgtwin.ingest.deadletter import DeadLetterStore
 from kgtwin.ingest.mqtt import MqttSettings, run_mqtt
@@ -35,25 +42,54 @@ from kgtwin.ingest.pipeline import IngestSettings, Pipeline, group, slice_column
 from kgtwin.sources.sensors import PointSpec, load_registry
 from kgtwin.store import GraphStore, local, open_store
 
-PUBLISHER = """
+# Both clients put their own clock (epoch ms) in each reading's value: the worker's listener then
+# knows when every reading was sent. Readings of a point are a millisecond apart, in the past.
+MQTT_PUBLISHER = """
 import asyncio, sys, time, orjson, aiomqtt
-port, points, readings, per_message = map(int, sys.argv[1:5])
+port, points, readings, per_message, offset = map(int, sys.argv[1:6])
 async def main():
     async with aiomqtt.Client("127.0.0.1", port, identifier="bench-pub", max_inflight_messages=1000) as client:
-        sent, base = 0, int(time.time() * 1000) - readings // points - 60_000  # unique, past times per point
+        sent, base = 0, int(time.time() * 1000) - readings // points - 60_000
         while sent < readings:
-            batch = [{"sensor_id": f"p{i % points}", "value": float(i), "timestamp": base + i // points}
+            now = time.time() * 1000
+            batch = [{"sensor_id": f"p{i % points}", "value": now, "timestamp": base + offset + i // points}
                      for i in range(sent, min(sent + per_message, readings))]
             await client.publish("bench/obs", orjson.dumps(batch), qos=1)
             sent += len(batch)
 asyncio.run(main())
 """
 
+HTTP_CLIENT = """
+import asyncio, sys, time, orjson, httpx
+base, key, points, readings, per_request, offset = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:7])
+delays = []
+async def main():
+    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+        start = int(time.time() * 1000) - readings // points - 60_000
+        chunks = iter(range(0, readings, per_request))
+        async def worker():
+            for first in chunks:
+                now = time.time() * 1000
+                batch = [{"sensor_id": f"p{i % points}", "value": now, "timestamp": start + offset + i // points}
+                         for i in range(first, min(first + per_request, readings))]
+                response = await client.post("/ingest", content=orjson.dumps(batch),
+                                             headers={"Authorization": f"Bearer {key}"})
+                assert response.status_code == 200 and response.json()["accepted"] == len(batch), response.text
+                delays.append(time.time() * 1000 - now)  # answered once durable: publish to queryable
+        await asyncio.gather(*(worker() for _ in range(4)))
+asyncio.run(main())
+sys.stdout.write(orjson.dumps(delays).decode())
+"""
 
-def start_broker(home: Path) -> tuple[subprocess.Popen[bytes], int]:
+
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return int(s.getsockname()[1])
+
+
+def start_broker(home: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
     home.mkdir(parents=True, exist_ok=True)
     conf = home / "mosquitto.conf"
     conf.write_text(
@@ -80,66 +116,118 @@ async def stored(store: GraphStore) -> int:
     return int(rows[0]["c"] or 0)
 
 
-async def run(points: int, readings: int, per_message: int, tmp: Path) -> dict[str, float]:
+async def ceiling(store: GraphStore, registry: Registry, points: int, readings: int) -> float:
+    """Pre-grouped rows straight into the engine (one statement per 2,000 rows)."""
+    now = int(time.time() * 1000) - 10 * 60_000
+    observations = [Observation(f"p{k % points}", now + k // points, float(k), "good", now) for k in range(readings)]
+    columns, _ = group(observations, IngestSettings().bucket_ms, registry)
+    began = time.perf_counter()
+    for start in range(0, len(columns["points"]), 2000):
+        await store.execute("ingest/append", slice_columns(columns, start, start + 2000))
+    rate = readings / (time.perf_counter() - began)
+    await store.run("MATCH (b:ObservationBucket) DETACH DELETE b", write=True)
+    return rate
+
+
+async def over_mqtt(
+    store: GraphStore, registry: Registry, tmp: Path, points: int, readings: int, per_message: int
+) -> tuple[float, np.ndarray]:
+    broker, port = start_broker(tmp / f"mqtt-{points}")
+    delays: list[np.ndarray] = []
+    try:
+        ingest = IngestSettings()
+        async with Pipeline(store, registry, DeadLetterStore(tmp / f"dl-{points}.sqlite"), ingest) as pipeline:
+            pipeline.listeners.append(
+                lambda written: delays.append(time.time() * 1000 - np.fromiter((o.value for o in written), float))
+            )
+            stop, connected = asyncio.Event(), asyncio.Event()
+            settings = MqttSettings(port=port, topics=("bench/#",), client_id=f"bench-{points}")
+            worker = asyncio.create_task(run_mqtt(pipeline, settings, stop, connected))
+            await asyncio.wait_for(connected.wait(), 20)
+            began = time.perf_counter()
+            publisher = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", MQTT_PUBLISHER, str(port), str(points), str(readings), str(per_message), "0"
+            )
+            while pipeline.written < readings:
+                await asyncio.sleep(0.02)
+            elapsed = time.perf_counter() - began
+            await publisher.wait()
+            stop.set()
+            await worker
+    finally:
+        broker.terminate()
+        broker.wait()
+    return readings / elapsed, np.concatenate(delays)
+
+
+async def over_http(settings: Settings, points: int, readings: int, per_request: int) -> tuple[float, np.ndarray]:
+    """`kgtwin serve` and a posting client, each its own process; delays are the requests' round trips."""
+    key = create_key(settings.key_file, f"bench-{points}", ["operator"])
+    port = free_port()
+    env = {**os.environ, "KGTWIN_DATA": str(settings.data_dir), "KGTWIN_API_PORT": str(port)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kgtwin.cli", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base) as probe:
+            for _ in range(600):
+                try:
+                    if (await probe.get("/readyz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+        store = await open_store(settings)
+        try:
+            before = await stored(store)
+            began = time.perf_counter()
+            client = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                HTTP_CLIENT,
+                base,
+                key,
+                str(points),
+                str(readings),
+                str(per_request),
+                str(readings // points + 1),  # after the MQTT run's times: nothing is a duplicate
+                stdout=asyncio.subprocess.PIPE,
+            )
+            output, _ = await client.communicate()
+            assert client.returncode == 0, "the HTTP client failed"
+            elapsed = time.perf_counter() - began
+            assert await stored(store) - before == readings, "every posted reading is in the graph"
+        finally:
+            await store.close()
+    finally:
+        server.terminate()
+        server.wait(30)
+    return readings / elapsed, np.asarray(orjson.loads(output))
+
+
+async def run(points: int, readings: int, per_message: int, per_request: int, tmp: Path) -> dict[str, float]:
     settings = Settings(graph="embedded", data_dir=tmp / f"data-{points}")
+    local.start(settings, "falkordb", persistent=True)
     store = await open_store(settings)
     try:
         specs = [PointSpec(id=f"p{i}", brick_class="Temperature_Sensor", unit="degC") for i in range(points)]
         await load_registry(store, specs)
         registry = await Registry.load(store)
-        ingest = IngestSettings()
-
-        # Ceiling: pre-grouped rows straight into the engine (one statement per 2,000 rows).
-        now = int(time.time() * 1000) - 10 * 60_000
-        observations = [
-            Observation(f"p{k % points}", now + k // points, float(k), "good", now) for k in range(readings)
-        ]
-        columns, _ = group(observations, ingest.bucket_ms, registry)
-        began = time.perf_counter()
-        for start in range(0, len(columns["points"]), 2000):
-            await store.execute("ingest/append", slice_columns(columns, start, start + 2000))
-        ceiling = readings / (time.perf_counter() - began)
-        await store.run("MATCH (b:ObservationBucket) DETACH DELETE b", write=True)
+        top = await ceiling(store, registry, points, readings)
         memory_before = await used_memory(store)
-
-        broker, port = start_broker(tmp / f"mqtt-{points}")
-        delays: list[np.ndarray] = []
-        try:
-            async with Pipeline(store, registry, DeadLetterStore(tmp / f"dl-{points}.sqlite"), ingest) as pipeline:
-                pipeline.listeners.append(
-                    lambda written: delays.append(time.time() * 1000 - np.fromiter((o.arrived for o in written), float))
-                )
-                stop, connected = asyncio.Event(), asyncio.Event()
-                worker = asyncio.create_task(
-                    run_mqtt(
-                        pipeline,
-                        MqttSettings(port=port, topics=("bench/#",), client_id=f"bench-{points}"),
-                        stop,
-                        connected,
-                    )
-                )
-                await asyncio.wait_for(connected.wait(), 20)
-                began = time.perf_counter()
-                publisher = await asyncio.create_subprocess_exec(
-                    sys.executable, "-c", PUBLISHER, str(port), str(points), str(readings), str(per_message)
-                )
-                while pipeline.written < readings:
-                    await asyncio.sleep(0.05)
-                elapsed = time.perf_counter() - began
-                await publisher.wait()
-                stop.set()
-                await worker
-            assert await stored(store) == readings, "every published reading is in the graph"
-        finally:
-            broker.terminate()
-            broker.wait()
+        mqtt, mqtt_delays = await over_mqtt(store, registry, tmp, points, readings, per_message)
+        assert await stored(store) == readings, "every published reading is in the graph"
         memory = (await used_memory(store) - memory_before) / readings
-        all_delays = np.concatenate(delays)
+        http, http_delays = await over_http(settings, points, readings, per_request)
         return {
-            "ceiling": ceiling,
-            "mqtt": readings / elapsed,
-            "p50": float(np.percentile(all_delays, 50)),
-            "p99": float(np.percentile(all_delays, 99)),
+            "ceiling": top,
+            "mqtt": mqtt,
+            "mqtt_p50": float(np.percentile(mqtt_delays, 50)),
+            "mqtt_p99": float(np.percentile(mqtt_delays, 99)),
+            "http": http,
+            "http_p50": float(np.percentile(http_delays, 50)),
+            "http_p99": float(np.percentile(http_delays, 99)),
             "bytes": memory,
         }
     finally:
@@ -152,19 +240,23 @@ async def main() -> None:
     parser.add_argument("--points", default="1000,10000")
     parser.add_argument("--readings", type=int, default=200_000)
     parser.add_argument("--per-message", type=int, default=100)
+    parser.add_argument("--per-request", type=int, default=1000)
     args = parser.parse_args()
     print(
-        f"{'points':>7}{'ceiling obs/s':>15}{'mqtt obs/s':>12}{'of ceiling':>11}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'bytes/obs':>11}"
+        "| points | ceiling obs/s | MQTT obs/s | of ceiling | MQTT p50 / p99 ms | HTTP obs/s | of ceiling | "
+        "HTTP p50 / p99 ms | bytes/obs |"
     )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     best = 0.0
     with tempfile.TemporaryDirectory(prefix="kgtwin-bench-") as tmp:
         for points in (int(p) for p in args.points.split(",")):
-            r = await run(points, args.readings, args.per_message, Path(tmp))
-            best = max(best, r["mqtt"])
+            r = await run(points, args.readings, args.per_message, args.per_request, Path(tmp))
+            best = max(best, r["mqtt"], r["http"])
             print(
-                f"{points:>7}{r['ceiling']:>15,.0f}{r['mqtt']:>12,.0f}{100 * r['mqtt'] / r['ceiling']:>10.0f}%"
-                f"{r['p50']:>9.0f}{r['p99']:>9.0f}{r['bytes']:>11.1f}",
+                f"| {points:,} | {r['ceiling']:,.0f} | {r['mqtt']:,.0f} | {100 * r['mqtt'] / r['ceiling']:.0f}% | "
+                f"{r['mqtt_p50']:,.0f} / {r['mqtt_p99']:,.0f} | {r['http']:,.0f} | "
+                f"{100 * r['http'] / r['ceiling']:.0f}% | {r['http_p50']:,.0f} / {r['http_p99']:,.0f} | "
+                f"{r['bytes']:.1f} |",
                 flush=True,
             )
     print(f"{best:.0f} obs/s")

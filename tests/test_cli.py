@@ -6,13 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import socket
 from pathlib import Path
 
 import pytest
 
 from kgtwin.store import GraphStore, local
-from tests.conftest import engine_settings, require_engine, run_cli
+from tests.conftest import REPO, engine_settings, require_engine, run_cli
 
 GRAPH_OF = {"falkordb": "embedded", "neo4j": "local-neo4j"}
 
@@ -144,17 +145,57 @@ def test_sample_then_load_ifc_prints_the_diff(tmp_path: Path) -> None:
     assert {"label": "Storey", "nodes": 2} in summary
 
 
-def test_the_demo_loads_a_building_into_the_embedded_engine(tmp_path: Path) -> None:
-    shown = run_cli("demo", "--storeys", "2", "--spaces-per-storey", "2", data_dir=tmp_path)
+def test_the_demo_serves_a_live_building_and_prints_where(tmp_path: Path) -> None:
+    """The README's first command: a building you can query within a minute, readings arriving, then Ctrl-C."""
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KGTWIN_")}
+    env["KGTWIN_DATA"] = str(tmp_path)
+    began = time.monotonic()
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "kgtwin.cli", "demo", "--storeys", "2", "--spaces-per-storey", "2", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
     try:
-        assert shown.returncode == 0, shown.stderr
-        assert "Loaded it as model 'demo'" in shown.stdout
-        counts = json.loads(
-            run_cli("query", "run", "ifc/model_summary", "-p", "model=demo", "-f", "json", data_dir=tmp_path).stdout
-        )
-        assert {"label": "Storey", "nodes": 2} in counts and {"label": "Space", "nodes": 4} in counts
+        shown = ""
+        while "Stop with Ctrl-C" not in shown:
+            line = demo.stdout.readline()
+            assert line, f"the demo stopped: {demo.stderr.read()}"
+            shown += line
+        assert time.monotonic() - began < 60, "a person sees the building within a minute"
+        key = re.search(r"#key=(\S+)", shown).group(1)
+        assert f"http://127.0.0.1:{port}/graphql" in shown
+        query = '{ model(id: "demo") { kpis { elementCount points { total reporting } } } }'
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}) as http:
+            deadline = time.monotonic() + 60
+            while True:
+                kpis = http.post("/graphql", json={"query": query}).json()["data"]["model"]["kpis"]
+                if kpis["points"]["reporting"] == kpis["points"]["total"] or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+        assert kpis["elementCount"] > 0 and kpis["points"]["total"] == 2 * 2 * 4 + 2 * 2  # room and slab sensors
+        assert kpis["points"]["reporting"] == kpis["points"]["total"]  # the simulated feed reaches every sensor
     finally:
-        run_cli("db", "stop", data_dir=tmp_path)
+        demo.send_signal(signal.SIGINT)
+        try:
+            demo.wait(30)
+        finally:
+            if demo.poll() is None:
+                demo.kill()
+            run_cli("db", "stop", data_dir=tmp_path)
 
 
 def test_a_sensor_registry_loads_and_dead_letters_replay_once_the_point_exists(tmp_path: Path) -> None:

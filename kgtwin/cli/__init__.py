@@ -11,6 +11,7 @@ from kgtwin.cli import (  # noqa: F401  (each module registers its commands on t
     queries,
     schedule,
     serve,
+    simulate,
 )
 from kgtwin.cli.common import app, run
 

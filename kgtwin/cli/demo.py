@@ -1,22 +1,13 @@
-"""`kgtwin demo`: a sample building in the embedded engine, from nothing."""
+"""`kgtwin demo`: from nothing to a live building served on loopback, with its dashboard."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 import typer
 
-from kgtwin.cli.common import (
-    Format,
-    app,
-    err,
-    out,
-    print_rows,
-    run_with_store,
-    settings_of,
-)
-from kgtwin.model.schema import INDEXES
-from kgtwin.store import GraphStore, Row, local
+from kgtwin.cli.common import app, err, out, settings_of
 
 
 @app.command("demo")
@@ -24,28 +15,29 @@ def demo(
     ctx: typer.Context,
     storeys: Annotated[int, typer.Option(min=1, help="Storeys of the sample building.")] = 4,
     spaces_per_storey: Annotated[int, typer.Option(min=1, help="Rooms on each storey.")] = 8,
+    port: Annotated[int | None, typer.Option(help="Port of the API and dashboard (KGTWIN_API_PORT, 8080).")] = None,
 ) -> None:
-    """Generate a sample building, load it into the embedded engine and show what the graph holds."""
-    from kgtwin.sources.ifc import load_ifc
-    from kgtwin.sources.ifc.sample import SampleSpec, write_sample
+    """Generate a sample building with its schedule and sensors, load it into the embedded engine, feed it
+    simulated readings (with planted faults) and serve the API and dashboard until interrupted."""
+    from kgtwin import demo as twin_demo
+    from kgtwin.store import open_store
 
-    settings = settings_of(ctx).with_overrides(graph="embedded")
-    info, _ = local.start(settings, "falkordb", persistent=True, report=lambda line: err.print(line, style="dim"))
-    model_file = settings.data_dir / "demo-building.ifc"
-    stats = write_sample(model_file, SampleSpec(storeys=storeys, spaces_per_storey=spaces_per_storey))
-    out.print(f"Generated {model_file}: {stats.storeys} storeys, {stats.spaces} rooms, {stats.elements} elements")
+    settings = settings_of(ctx).with_overrides(graph="embedded", api_port=port)
 
-    async def work(store: GraphStore) -> list[Row]:
-        await store.ensure_schema(INDEXES)
-        await load_ifc(store, model_file, model="demo")
-        return await store.execute("ifc/model_summary", {"model": "demo"})
+    async def run() -> None:
+        store = await open_store(settings, report=lambda line: err.print(line, style="dim"))
+        try:
+            model = await twin_demo.prepare(store, settings, storeys, spaces_per_storey)
+            out.print(
+                f"Loaded the sample building as model 'demo': {model.elements} elements, {model.points} sensors "
+                f"(IFC file {model.ifc}); readings of the last hours are replayed quickly, then live.",
+                highlight=False,
+            )
+            await twin_demo.serve(settings, model, store, lambda line: out.print(line, highlight=False))
+        finally:
+            await store.close()
 
-    rows = run_with_store(settings, work)
-    out.print(f"Loaded it as model 'demo' into the embedded graph at {info.address}:")
-    print_rows(rows, Format.table)
-    out.print(
-        "Try:  kgtwin cypher \"MATCH (s:Storey {model: 'demo'})-[:HAS_SPACE]->(r)-[:HAS_POINT]->(p:Temperature_Sensor) "
-        'RETURN s.name AS storey, count(p) AS sensors"'
-    )
-    out.print("      kgtwin query list")
-    out.print("Stop: kgtwin db stop")
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        out.print("stopped")

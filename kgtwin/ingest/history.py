@@ -1,20 +1,39 @@
-"""Reading a point's past back: raw observations over any range, or min/max/avg/count per interval."""
+"""Reading the past back: a point's or an element's observations over any range, raw or as
+min/max/avg/count per interval."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from kgtwin.errors import KgtwinError
+from kgtwin.ingest.observations import linear
 from kgtwin.store import GraphStore
+
+
+class HistoryError(KgtwinError):
+    exit_code = 2
 
 
 @dataclass(frozen=True)
 class Series:
     ts: np.ndarray  # epoch ms, ascending
     values: np.ndarray
-    quality: list[str] = field(default_factory=list)  # per observation, when the buckets keep it
+    quality: np.ndarray | None = None  # per observation; "rollup" where retention averaged it
+
+
+@dataclass(frozen=True)
+class BoundSeries:
+    """One point's series as the property of the element or space it is bound to sees it."""
+
+    target: str  # the element's or space's uid
+    property: str | None  # None: the point is only contained there, bound to no property
+    point: str  # the point's uid
+    point_id: str | None
+    unit: str | None  # of the values: the property's unit, else the point's
+    series: Series
 
 
 @dataclass(frozen=True)
@@ -36,11 +55,60 @@ def series_from_buckets(buckets: list[dict[str, Any]], start_ms: int, end_ms: in
     """The observations of some buckets within [start_ms, end_ms), sorted by time."""
     ts = np.asarray([t for b in buckets for t in b["ts"] or ()], dtype=np.int64)
     values = np.asarray([v for b in buckets for v in b["values"] or ()], dtype=float)
-    quality = [q for b in buckets for q in (b.get("quality") or ["good"] * len(b["ts"] or ()))]
+    quality = np.asarray(
+        [
+            q
+            for b in buckets
+            for q in (
+                b["quality"] if len(b.get("quality") or []) == len(b["ts"] or ()) else ["rollup"] * len(b["ts"] or ())
+            )
+        ],
+        dtype=object,
+    )
     keep = (ts >= start_ms) & (ts < end_ms)
     order = np.argsort(ts[keep], kind="stable")
-    kept = np.asarray(quality, dtype=object)[keep][order] if len(quality) == len(ts) else np.empty(0, dtype=object)
-    return Series(ts[keep][order], values[keep][order], [str(q) for q in kept])
+    return Series(ts[keep][order], values[keep][order], quality[keep][order])
+
+
+async def find_point(store: GraphStore, point: str) -> dict[str, str | None] | None:
+    """A point by its field id or uid: {uid, pointId, unit}, or None."""
+    rows = await store.execute("sensors/point", {"point": point})
+    return rows[0] if rows else None
+
+
+async def element_series(
+    store: GraphStore, element: str, start_ms: int, end_ms: int, model: str | None = None
+) -> list[BoundSeries]:
+    """The series of every point bound to an element or space (by uid, or GlobalId within `model`), in the
+    unit of the property each is bound to, with the binding's scale and offset applied."""
+    rows = await store.execute("ingest/bound_points", {"target": element, "model": model})
+    if not rows:
+        raise HistoryError(f"no point, element or space {element!r} with bound points")
+    targets = sorted({r["target"] for r in rows})
+    if len(targets) > 1:
+        raise HistoryError(
+            f"{element!r} names {len(targets)} elements ({', '.join(targets[:5])}); give a uid or --model"
+        )
+    found = []
+    for row in rows:
+        series = await raw_series(store, row["point"], start_ms, end_ms)
+        unit = row["unit"] or row["pointUnit"]
+        factor, offset = 1.0, 0.0
+        if row["property"] and unit and row["pointUnit"] and unit != row["pointUnit"]:
+            factor, offset = linear(row["pointUnit"], unit)
+        scale, extra = float(row["scale"] or 1.0), float(row["offset"] or 0.0)
+        values = series.values * factor * scale + offset * scale + extra
+        found.append(
+            BoundSeries(
+                row["target"],
+                row["property"],
+                row["point"],
+                row["pointId"],
+                unit,
+                Series(series.ts, values, series.quality),
+            )
+        )
+    return found
 
 
 def downsample(series: Series, every_ms: int) -> Downsampled:

@@ -8,7 +8,7 @@ import asyncio
 import itertools
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,16 +183,25 @@ class Pipeline:
             self._busy = not self._queue.empty()
 
     async def _write_until_done(self, observations: list[Observation]) -> None:
+        await self._until_done(lambda: self.write(observations), f"writing {len(observations)} observations")
+
+    async def _until_done(self, write: Callable[[], Awaitable[object]], what: str) -> None:
         """An engine that is down is waited for: acknowledged data is never dropped."""
         delay = 0.2
         while True:
             try:
-                await self.write(observations)
+                await write()
                 return
             except (EngineUnavailable, QueryError, OSError) as exc:
-                log.warning("writing %d observations failed (%s); retrying in %.1f s", len(observations), exc, delay)
+                log.warning("%s failed (%s); retrying in %.1f s", what, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+    async def write_after_queued(self, query: str, params: dict[str, Any]) -> None:
+        """A named write that must follow the observations queued now (points marked stale when their source
+        goes offline, a status that came without a value): run once those are written, retried like them."""
+        await self.drain()
+        await self._until_done(lambda: self.store.execute(query, params), query)
 
     async def write(self, observations: list[Observation]) -> None:
         columns, bound = group(observations, self.settings.bucket_ms, self.registry)

@@ -20,6 +20,8 @@ from kgtwin.store import GraphStore
 
 units = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# OPC UA node ids as the OPC UA specification writes them: `ns=2;s=Spindle.RPM`, `i=2258`, `nsu=urn:x;g=…`
+_OPCUA_NODE_ID = re.compile(r"^((ns=\d+|nsu=[^;]+);)?[isgb]=.+$")
 
 
 class RegistryError(KgtwinError):
@@ -43,6 +45,8 @@ class PointSpec:
     scale: float = 1.0
     offset: float = 0.0
     conflict: str = "physical_wins"  # who wins when the field states the bound property too
+    sparkplug: str | None = None  # `group/edge node/[device/]metric` of a Sparkplug B metric
+    opcua: str | None = None  # OPC UA node id, e.g. `ns=2;s=Spindle.RPM`
 
 
 @dataclass
@@ -80,7 +84,7 @@ def read_registry(path: Path) -> list[PointSpec]:
         if not isinstance(data, dict) or not isinstance(data.get("points"), list):
             raise RegistryError(f"{path}: expected a mapping with a 'points' list")
         entries, default_model = data["points"], data.get("model")
-    specs, seen = [], set()
+    specs, seen, sources = [], set(), {}
     for number, entry in enumerate(entries, 1):
         where = f"{path}, point {number}"
         if not isinstance(entry, dict) or not entry.get("id"):
@@ -117,15 +121,41 @@ def read_registry(path: Path) -> list[PointSpec]:
             scale=_number(entry.get("scale"), where, "scale") or 1.0,
             offset=_number(entry.get("offset"), where, "offset") or 0.0,
             conflict=str(entry.get("conflict", "physical_wins")),
+            sparkplug=_sparkplug_path(entry.get("sparkplug"), where),
+            opcua=_opcua_node_id(entry.get("opcua"), where),
         )
         if spec.conflict not in CONFLICT_RULES:
             raise RegistryError(f"{where}: conflict {spec.conflict!r} is not one of {', '.join(CONFLICT_RULES)}")
+        for source in (spec.sparkplug, spec.opcua):
+            if source and sources.setdefault(source, point_id) != point_id:
+                raise RegistryError(f"{where}: {source!r} already names point {sources[source]!r}")
         if (spec.element or spec.space or spec.ifc) and not spec.model:
             raise RegistryError(f"{where}: a point bound to a model's element needs 'model' (per point or at the top)")
         if spec.element and spec.space:
             raise RegistryError(f"{where}: bind to an element or a space, not both")
         specs.append(spec)
     return specs
+
+
+def _sparkplug_path(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    path = str(value)
+    parts = path.split("/")
+    if len(parts) < 3 or not all(parts) or any(c in path for c in "+#"):
+        raise RegistryError(
+            f"{where}: sparkplug {path!r} is not group/edge node/[device/]metric (no empty parts, no + or #)"
+        )
+    return path
+
+
+def _opcua_node_id(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    node_id = str(value).strip()
+    if not _OPCUA_NODE_ID.match(node_id):
+        raise RegistryError(f"{where}: opcua {node_id!r} is not an OPC UA node id such as ns=2;s=Spindle.RPM")
+    return node_id
 
 
 def _number(value: Any, where: str, name: str) -> float | None:
@@ -152,6 +182,8 @@ async def load_registry(store: GraphStore, specs: list[PointSpec]) -> RegistryRe
             "minLimit": spec.min_limit,
             "maxLimit": spec.max_limit,
             "model": spec.model,
+            "sparkplugName": spec.sparkplug,
+            "opcuaNodeId": spec.opcua,
         }
         props = {k: v for k, v in props.items() if v is not None}
         uid = f"{spec.model}:{spec.ifc}" if spec.ifc else spec.id
@@ -188,3 +220,40 @@ async def load_registry(store: GraphStore, specs: list[PointSpec]) -> RegistryRe
             f"no {label.lower()} {r['target']} to bind point {r['point']!r} to" for r in rows if r["point"] not in bound
         ]
     return result
+
+
+@dataclass(frozen=True)
+class SourceMapping:
+    """A name a field protocol gives a point (an OPC UA node id, a Sparkplug B metric path)."""
+
+    source: str
+    point: str  # the point's id or uid
+    unit: str | None = None  # the unit the source sends, when it does not say
+
+
+def read_mapping_file(path: Path) -> tuple[str | None, list[SourceMapping]]:
+    """`endpoint:` (optional) and `mappings: {source name: point id}`, a value also `{point: id, unit: rpm}`."""
+    if not path.is_file():
+        raise RegistryError(f"{path}: no such file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise RegistryError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("mappings"), dict):
+        raise RegistryError(f"{path}: expected a mapping with 'mappings: {{source name: point id}}'")
+    mappings = []
+    for source, target in data["mappings"].items():
+        point, unit = (target.get("point"), target.get("unit")) if isinstance(target, dict) else (target, None)
+        if not point:
+            raise RegistryError(f"{path}, mapping {source!r}: names no point")
+        if unit is not None:
+            parse_unit(str(unit), f"{path}, mapping {source!r}")
+        mappings.append(SourceMapping(str(source), str(point), str(unit) if unit else None))
+    endpoint = data.get("endpoint")
+    return (str(endpoint) if endpoint else None), mappings
+
+
+def write_mapping_file(path: Path, mappings: dict[str, str], endpoint: str | None = None) -> None:
+    data: dict[str, Any] = {"endpoint": endpoint} if endpoint else {}
+    data["mappings"] = mappings
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")

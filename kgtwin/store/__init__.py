@@ -8,20 +8,24 @@ from collections.abc import Callable
 from kgtwin.config import Settings
 from kgtwin.store import local
 from kgtwin.store.base import GraphStore, IndexSpec, Row
-from kgtwin.store.falkordb import FalkorStore
-from kgtwin.store.neo4j import Neo4jStore
 
 __all__ = ["GraphStore", "IndexSpec", "Row", "open_store"]
 
 
 async def open_store(settings: Settings | None = None, report: Callable[[str], None] = lambda _: None) -> GraphStore:
     """Connect to the graph KGTWIN_GRAPH names, starting the local engine when it is one."""
+    # An engine's driver is imported when it is used: each takes a fifth of a second to load,
+    # which every `kgtwin` command would otherwise pay for both.
     settings = settings or Settings.from_env()
     target = settings.target()
     timeout = settings.query_timeout_ms
     if not target.local:
         if target.engine == "falkordb":
+            from kgtwin.store.falkordb import FalkorStore
+
             return await FalkorStore.connect(target.host, target.port, target.password, target.graph, timeout)
+        from kgtwin.store.neo4j import Neo4jStore
+
         return await Neo4jStore.connect(
             target.uri, settings.neo4j_user, settings.neo4j_password, settings.neo4j_database, timeout
         )
@@ -29,8 +33,12 @@ async def open_store(settings: Settings | None = None, report: Callable[[str], N
     try:
         store: GraphStore
         if target.engine == "falkordb":
+            from kgtwin.store.falkordb import FalkorStore
+
             store = await FalkorStore.connect(info.host, info.port, info.password, target.graph, timeout)
         else:
+            from kgtwin.store.neo4j import Neo4jStore
+
             store = await Neo4jStore.connect(f"bolt://{info.host}:{info.port}", "neo4j", info.password, None, timeout)
     except BaseException:
         if lease:

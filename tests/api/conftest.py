@@ -108,13 +108,20 @@ async def serve(settings: Settings, store: GraphStore | None) -> AsyncIterator[t
         await asyncio.wait_for(task, 30)
 
 
-@pytest.fixture
-async def api(store: GraphStore, tmp_path: Path) -> AsyncIterator[Api]:
-    settings = Settings(data_dir=tmp_path, max_query_depth=12, request_timeout_s=30)
-    keys = {role: create_key(settings.key_file, role, [role]) for role in ROLES}
-    async for app, base in serve(settings, store):
-        running = Api(base, keys, app, settings)
+@contextlib.asynccontextmanager
+async def running_api(store: GraphStore, data_dir: Path, **settings: Any) -> AsyncIterator[Api]:
+    """The API on its own port with one key per role; settings override the defaults."""
+    config = Settings(data_dir=data_dir, **settings)
+    keys = {role: create_key(config.key_file, role, [role]) for role in ROLES}
+    async for app, base in serve(config, store):
+        running = Api(base, keys, app, config)
         try:
             yield running
         finally:
             await running.client.aclose()
+
+
+@pytest.fixture
+async def api(store: GraphStore, tmp_path: Path) -> AsyncIterator[Api]:
+    async with running_api(store, tmp_path) as running:
+        yield running

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from pathlib import Path
 
 import ifcopenshell
 
 from kgtwin.sources.ifc import load_ifc
+from kgtwin.sources.ifc.sample import SampleSpec, write_sample
 from kgtwin.store import GraphStore
 from tests.api.conftest import Api
 from tests.conftest import SHARED_DATA
@@ -118,3 +120,21 @@ def test_the_checked_in_schema_is_the_one_the_api_serves() -> None:
 async def test_graphiql_is_served_only_in_development_mode(api: Api) -> None:
     response = await api.client.get("/graphql", headers={"Accept": "text/html"})
     assert response.status_code in (401, 404, 405) or "graphiql" not in response.text.lower()
+
+
+async def test_round_trips_depend_on_the_query_not_on_the_size_of_the_building(
+    api: Api, store: GraphStore, tmp_path: Path
+) -> None:
+    """The same deep query on a small and a six times larger building sends the same number of statements."""
+    trips = []
+    for model, (storeys, rooms) in {"small": (1, 2), "large": (3, 4)}.items():
+        path = tmp_path / f"{model}.ifc"
+        write_sample(path, SampleSpec(storeys=storeys, spaces_per_storey=rooms))
+        await load_ifc(store, path, model=model)
+        body = await api.gql(DEEP, {"model": model})
+        assert "errors" not in body, body.get("errors")
+        storey_nodes = body["data"]["model"]["project"]["sites"][0]["buildings"][0]["storeys"]["nodes"]
+        assert len(storey_nodes) == storeys
+        assert sum(len(s["spaces"]["nodes"]) for s in storey_nodes) == storeys * rooms
+        trips.append(body["extensions"]["roundTrips"])
+    assert trips[0] == trips[1], trips

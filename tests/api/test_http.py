@@ -13,7 +13,7 @@ from kgtwin.sources.ifc import load_ifc
 from kgtwin.sources.ifc.sample import SampleSpec, write_sample
 from kgtwin.sources.sensors import load_registry, read_registry
 from kgtwin.store import GraphStore
-from tests.api.conftest import Api
+from tests.api.conftest import Api, running_api
 
 
 async def building_with_points(api: Api, store: GraphStore, tmp_path: Path) -> str:
@@ -98,3 +98,29 @@ async def test_health_readiness_metrics_and_cors(api: Api, store: GraphStore) ->
         "/graphql", headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
     )
     assert "access-control-allow-origin" not in preflight.headers
+
+
+async def test_browsers_may_call_from_configured_origins_and_slow_requests_are_stopped(
+    falkordb_store: GraphStore, tmp_path: Path
+) -> None:
+    async with running_api(
+        falkordb_store, tmp_path, cors_origins=("http://dashboard.example",), request_timeout_s=0.5
+    ) as api:
+        preflight = await api.client.options(
+            "/graphql",
+            headers={
+                "Origin": "http://dashboard.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type",
+            },
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "http://dashboard.example"
+        other = await api.client.options(
+            "/graphql", headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
+        )
+        assert "access-control-allow-origin" not in other.headers
+        slow = "query($s: String!) { cypher(statement: $s) { rows } }"
+        body = await api.gql(slow, {"s": "UNWIND range(1, 30000000) AS x RETURN sum(x) AS s"}, role="analyst")
+        assert body["status"] == 504 and "longer than 0.5 s" in body["errors"][0]["message"]
+        assert (await api.client.get("/healthz")).status_code == 200  # the service carries on

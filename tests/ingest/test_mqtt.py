@@ -9,6 +9,7 @@ import signal
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import ifcopenshell
@@ -20,9 +21,10 @@ from kgtwin.ingest.history import downsample, raw_series
 from kgtwin.ingest.mqtt import MqttSettings, run_mqtt
 from kgtwin.ingest.observations import Registry
 from kgtwin.ingest.pipeline import IngestSettings, Pipeline
+from kgtwin.ingest.sparkplug import SparkplugHost
 from kgtwin.sources.ifc import load_ifc
 from kgtwin.sources.ifc.sample import SampleSpec, write_sample
-from kgtwin.sources.sensors import load_registry, read_registry
+from kgtwin.sources.sensors import PointSpec, load_registry, read_registry
 from kgtwin.store import GraphStore, local, open_store
 from tests.conftest import Broker, engine_settings, require_engine
 
@@ -43,6 +45,17 @@ async def building_with_sensors(store: GraphStore, tmp_path: Path) -> tuple[str,
     result = await load_registry(store, read_registry(registry))
     assert result.bound == 1 and not result.problems
     return "room-temp", f"b:{room}"
+
+
+ROOM_POINTS = [
+    PointSpec(id="room-temp", brick_class="Air_Temperature_Sensor", unit="degC", interval_s=60, model="b"),
+    PointSpec(id="room-co2", brick_class="CO2_Sensor", unit="ppm", interval_s=60, model="b"),
+]
+
+
+async def sensors_without_a_building(store: GraphStore) -> None:
+    """The registry's two room points, bound to nothing: for tests that need no model (an IFC load is slow)."""
+    await load_registry(store, ROOM_POINTS)
 
 
 async def publish(broker: Broker, topic: str, payloads: list[bytes], retry_until: float = 60.0) -> int:
@@ -77,17 +90,31 @@ async def wait_for(
 class Worker:
     """An ingest worker as `kgtwin ingest mqtt` runs it, inside the test's event loop."""
 
-    def __init__(self, store: GraphStore, broker: Broker, topic: str, deadletters: DeadLetterStore) -> None:
+    def __init__(
+        self,
+        store: GraphStore,
+        broker: Broker,
+        topic: str,
+        deadletters: DeadLetterStore,
+        host: SparkplugHost | None = None,
+        max_payload_bytes: int = 4096,
+        **settings: Any,
+    ) -> None:
         self.store, self.broker, self.topic, self.deadletters = store, broker, topic, deadletters
+        self.host, self.settings, self.max_payload_bytes = host, settings, max_payload_bytes
         self.stop = asyncio.Event()
         self.connected = asyncio.Event()
 
     async def __aenter__(self) -> Worker:
         registry = await Registry.load(self.store)
-        self.pipeline = Pipeline(self.store, registry, self.deadletters, IngestSettings(max_payload_bytes=4096))
+        self.pipeline = Pipeline(
+            self.store, registry, self.deadletters, IngestSettings(max_payload_bytes=self.max_payload_bytes)
+        )
         await self.pipeline.__aenter__()
-        settings = MqttSettings(port=self.broker.port, topics=(f"{self.topic}/#",), client_id=f"w-{self.topic}")
-        self.task = asyncio.create_task(run_mqtt(self.pipeline, settings, self.stop, self.connected))
+        settings = MqttSettings(
+            port=self.broker.port, topics=(f"{self.topic}/#",), client_id=f"w-{uuid.uuid4().hex[:8]}", **self.settings
+        )
+        self.task = asyncio.create_task(run_mqtt(self.pipeline, settings, self.stop, self.connected, self.host))
         await asyncio.wait_for(self.connected.wait(), 20)
         return self
 
