@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from playwright.async_api import expect
 
 from tests.dashboard.conftest import LIMITS, MODEL, Twin
@@ -127,4 +128,40 @@ async def test_a_rooms_chart_shows_values_posted_through_ingest_with_its_limits(
     await twin.ingest([{"sensor_id": sensor, "value": 24.25}])  # arrives live, over the subscription
     await expect(chart.get_by_test_id("chart-last")).to_contain_text("24.25 degC", timeout=5_000)
     await expect(chart).to_contain_text("11 values")
+    assert page.problems == []
+
+
+def _has_anomaly_workflow() -> bool:
+    from kgtwin.api.graphql.schema import build_schema
+
+    sdl = str(build_schema())
+    return "acknowledgeAnomaly(" in sdl and "resolveAnomaly(" in sdl
+
+
+@pytest.mark.skipif(
+    not _has_anomaly_workflow(), reason="the API has no acknowledgeAnomaly/resolveAnomaly mutations yet"
+)
+async def test_a_planted_reading_shows_up_in_the_feed_and_is_acknowledged_there(page: Any, twin: Twin) -> None:
+    await open_dashboard(page, twin)
+    feed = page.get_by_test_id("anomalies")
+    point = await twin.gql("query($id: ID!) { point(id: $id) { uid name } }", {"id": twin.sensor_id("103")})
+    planted = time.monotonic()
+    await twin.ingest([{"sensor_id": twin.sensor_id("103"), "value": LIMITS[1] + 30}])
+
+    item = feed.get_by_test_id("anomaly").filter(has_text=point["point"]["name"])
+    await expect(item).to_have_count(1, timeout=5_000)
+    seen = time.monotonic() - planted
+    await expect(item.get_by_test_id("anomaly-state")).to_have_text("open")
+    uid = await item.get_attribute("data-uid")
+    assert seen < 5, f"the anomaly took {seen:.1f} s to reach the page"
+
+    await item.get_by_test_id("acknowledge").click()
+    await expect(item.get_by_test_id("anomaly-state")).to_have_text("acknowledged")
+    rows = await twin.store.run("MATCH (a:Anomaly {uid: $uid}) RETURN a.state AS state", {"uid": uid})
+    assert rows == [{"state": "acknowledged"}]
+
+    await item.get_by_test_id("resolve").click()
+    await expect(item.get_by_test_id("anomaly-state")).to_have_text("resolved")
+    rows = await twin.store.run("MATCH (a:Anomaly {uid: $uid}) RETURN a.state AS state", {"uid": uid})
+    assert rows == [{"state": "resolved"}]
     assert page.problems == []
