@@ -5,8 +5,11 @@ import { h, number, when } from "./dom.js";
 
 const WINDOW_MS = 6 * 3600 * 1000;
 const MAX_POINTS = 12;
+const RAW_LIMIT = 5000; // more readings than this in the window: averages per interval instead
 const POINT = `uid pointId name brickClass unit lastValue lastTime minLimit maxLimit
-  observations(from: $from, limit: 5000) { t v }`;
+  observations(from: $from, limit: ${RAW_LIMIT}) { t v }`;
+const AVERAGES = `query($uid: ID!, $from: DateTime, $every: Float!) { point(id: $uid) {
+  downsampled(everySeconds: $every, from: $from) { start avg count } } }`;
 const OF_PLACE = `query($uid: ID!, $from: DateTime) { node(uid: $uid) {
   ... on Space { points(first: ${MAX_POINTS}) { totalCount nodes { ${POINT} } } }
   ... on Element { points(first: ${MAX_POINTS}) { totalCount nodes { ${POINT} } } } } }`;
@@ -21,6 +24,7 @@ export class PointCharts {
     this.report = report;
     this.charts = new Map();
     this.stop = null;
+    this.turn = 0; // each new selection's turn: a slower earlier one must not draw over it
     new ResizeObserver(() => this.resize()).observe(root);
   }
 
@@ -34,6 +38,7 @@ export class PointCharts {
 
   /** The points of a space or element; other places have too many to chart. */
   async showPlace(place) {
+    const turn = ++this.turn;
     if (place.level !== "space" && place.level !== "element") {
       this.title.textContent = "";
       this.clear("Select a room or an element (in the tree or on the plan) to chart its points.");
@@ -43,35 +48,52 @@ export class PointCharts {
     try {
       const connection = (await this.api.query(OF_PLACE, { uid: place.uid, from })).node?.points;
       const points = connection?.nodes || [];
+      if (turn !== this.turn) return;
       this.title.textContent = `of ${place.name || place.uid}` + (connection?.totalCount > points.length
         ? ` (first ${points.length} of ${connection.totalCount})` : "");
-      this.render(points);
+      await this.render(points, turn);
     } catch (error) {
       this.report(error.message);
     }
   }
 
   async showPoint(point) {
+    const turn = ++this.turn;
     const from = new Date(Date.now() - WINDOW_MS).toISOString();
     try {
       const found = (await this.api.query(ONE, { uid: point.uid, from })).point;
+      if (turn !== this.turn) return;
       this.title.textContent = `: ${found?.name || point.uid}`;
-      this.render(found ? [found] : []);
+      await this.render(found ? [found] : [], turn);
     } catch (error) {
       this.report(error.message);
     }
   }
 
-  render(points) {
+  /** The window's readings, or their averages per interval when there are too many to draw. */
+  async series(point) {
+    if (point.observations.t.length < RAW_LIMIT) {
+      return { t: point.observations.t.map((t) => t / 1000), v: [...point.observations.v] };
+    }
+    const from = new Date(Date.now() - WINDOW_MS).toISOString();
+    const every = WINDOW_MS / 1000 / 720;
+    const d = (await this.api.query(AVERAGES, { uid: point.uid, from, every })).point.downsampled;
+    const kept = d.start.map((_, i) => i).filter((i) => d.count[i] > 0);
+    return { t: kept.map((i) => d.start[i] / 1000), v: kept.map((i) => d.avg[i]) };
+  }
+
+  async render(points, turn) {
+    if (turn !== this.turn) return;
     this.clear(points.length ? "" : "No points here.");
     if (!points.length) return;
     this.root.replaceChildren();
     for (const point of points) {
+      const series = await this.series(point);
+      if (turn !== this.turn) return;
       const box = h("div", { class: "chart", dataset: { point: point.uid, testid: "chart" } });
       const head = h("div", { class: "chart-head" });
       box.append(head);
       this.root.append(box);
-      const series = { t: point.observations.t.map((t) => t / 1000), v: [...point.observations.v] };
       const plot = new uPlot(options(point, this.width(box)), data(point, series), box);
       this.charts.set(point.uid, { point, series, plot, head });
       this.describe(this.charts.get(point.uid));

@@ -54,7 +54,13 @@ class Dashboard {
   async open(model) {
     this.model = model;
     this.stopChanges?.();
-    this.stopChanges = this.api.subscribe(CHANGES, { m: model }, () => this.refresh(), this.report);
+    // Bound properties change with every reading; only status changes move KPIs and the plan's colours.
+    this.stopChanges = this.api.subscribe(
+      CHANGES,
+      { m: model },
+      (data) => data.elementChanges.kind === "status_change" && this.refresh(),
+      this.report,
+    );
     await Promise.all([this.tree.show(model), this.feed.show(model), this.gantt.show(model)]);
   }
 

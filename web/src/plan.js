@@ -26,6 +26,7 @@ export class StoreyPlan {
   /** Draw storey `uid` (again, e.g. after a status change) and mark `selected` (a space uid). */
   async show(uid, selected = null) {
     this.selected = selected;
+    this.wanted = uid; // a slower answer for an earlier storey must not draw over this one
     if (!uid) {
       this.storey = null;
       this.title.textContent = "";
@@ -40,7 +41,7 @@ export class StoreyPlan {
       this.report(error.message);
       return;
     }
-    if (!storey) return;
+    if (!storey || this.wanted !== uid) return;
     this.storey = storey;
     this.title.textContent = `· ${storey.name}`;
     this.points = storey.points.nodes.filter((p) => p.space);
