@@ -131,6 +131,35 @@ async def test_a_rooms_chart_shows_values_posted_through_ingest_with_its_limits(
     assert page.problems == []
 
 
+async def test_the_schedule_is_a_gantt_with_progress_and_the_critical_path(page: Any, twin: Twin) -> None:
+    leaves = [t for t in twin.ifc.by_type("IfcTask") if not any(rel.RelatedObjects for rel in t.IsNestedBy)]
+    critical = (await twin.gql("query($m: ID!) { criticalPath(model: $m) { path } }", {"m": MODEL}))["criticalPath"]
+    await open_dashboard(page, twin)
+    gantt = page.get_by_test_id("gantt")
+    rows = gantt.get_by_test_id("gantt-activity")
+    await expect(rows).to_have_count(len(leaves))
+    shown_critical = {
+        await r.get_attribute("data-uid")
+        for r in await rows.filter(has=page.locator(".planned")).all()
+        if await r.get_attribute("data-critical") == "true"
+    }
+    assert shown_critical == set(critical["path"]) and shown_critical
+    await expect(gantt.get_by_text("Level 0", exact=True)).to_be_visible()  # a summary bar per storey
+
+    # time travel: the figures at another data date
+    await gantt.get_by_label("data date").fill("2026-03-03")
+    summary = gantt.get_by_test_id("schedule-summary")
+    await expect(gantt.get_by_label("data date")).to_have_value("2026-03-03")
+    report = await twin.gql(
+        'query($m: ID!) { scheduleReport(model: $m, asOf: "2026-03-03T23:59:59Z") { project { expectedPercent } } }',
+        {"m": MODEL},
+    )
+    expected = round(report["scheduleReport"]["project"]["expectedPercent"], 1)
+    assert 0 < expected < 100
+    await expect(summary).to_contain_text(f"expected {expected:g} %")
+    assert page.problems == []
+
+
 def _has_anomaly_workflow() -> bool:
     from kgtwin.api.graphql.schema import build_schema
 

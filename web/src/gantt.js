@@ -3,8 +3,8 @@
 import { day, h, number, percent, s } from "./dom.js";
 
 const SCHEDULES = "query($m: ID!) { model(id: $m) { schedules { uid name } } }";
-const REPORT = `query($m: ID!, $schedule: String) {
-  scheduleReport(model: $m, schedule: $schedule) { asOf basis forecastFinish criticalPath
+const REPORT = `query($m: ID!, $schedule: String, $asOf: DateTime) {
+  scheduleReport(model: $m, schedule: $schedule, asOf: $asOf) { asOf basis forecastFinish criticalPath
     project { expectedPercent actualPercent spi status plannedFinish forecastFinish finishVarianceDays }
     activities { uid name identification plannedStart plannedFinish actualStart actualFinish percentComplete
       expectedPercent status critical totalFloatHours forecastFinish } }
@@ -35,13 +35,17 @@ export class Gantt {
     // The API names a schedule by its uid, or `ifc` for the one in the IFC file.
     const choices = schedules.map((w) => ({ id: w.uid.includes(":schedule:") ? w.uid : "ifc", name: w.name || w.uid }));
     this.choices = choices;
+    this.asOf = null;
     await this.draw(choices[0].id);
   }
 
+  /** The report at the data date `this.asOf` (the end of that day), or now. */
   async draw(schedule) {
+    this.schedule = schedule;
+    const asOf = this.asOf ? `${this.asOf}T23:59:59Z` : null;
     let data;
     try {
-      data = await this.api.query(REPORT, { m: this.model, schedule });
+      data = await this.api.query(REPORT, { m: this.model, schedule, asOf });
     } catch (error) {
       this.report(error.message);
       return;
@@ -61,7 +65,20 @@ export class Gantt {
       "div",
       { class: "gantt-summary", dataset: { testid: "schedule-summary" } },
       picker,
-      h("span", {}, `as of ${day(r.asOf)}`),
+      h(
+        "label",
+        {},
+        "as of ",
+        h("input", {
+          type: "date",
+          value: r.asOf.slice(0, 10),
+          "aria-label": "data date",
+          onchange: (e) => {
+            this.asOf = e.target.value || null;
+            this.draw(this.schedule);
+          },
+        }),
+      ),
       h("span", {}, `expected ${percent(p.expectedPercent)}`),
       h("span", {}, `actual ${percent(p.actualPercent)}`),
       h("span", {}, `SPI ${p.spi === null ? "–" : number(p.spi, 2)}`),
