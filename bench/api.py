@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 import numpy as np
+from service import running_service  # bench/service.py (scripts run from bench/ on sys.path)
 
 from kgtwin.api.auth import Principal, create_key
 from kgtwin.api.graphql.loaders import Filters, GraphReader
@@ -50,12 +47,6 @@ query Storey($uid: ID!) {
   }
 }
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def prepare(settings: Settings, storeys: int, rooms: int) -> list[str]:
@@ -145,47 +136,31 @@ async def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kgtwin-bench-api-") as tmp:
         settings = Settings(data_dir=Path(tmp))
         local.start(settings, "falkordb", persistent=True)
-        server = None
         try:
             storeys = await prepare(settings, args.storeys, args.rooms)
             key = create_key(settings.key_file, "bench", ["viewer"])
-            port = free_port()
-            env = {**os.environ, "KGTWIN_DATA": tmp, "KGTWIN_API_PORT": str(port)}
-            server = subprocess.Popen(
-                [sys.executable, "-m", "kgtwin.cli", "serve", "--no-ingest"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            base = f"http://127.0.0.1:{port}"
-            async with httpx.AsyncClient(base_url=base) as probe:
-                for _ in range(300):
-                    try:
-                        if (await probe.get("/readyz")).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await asyncio.sleep(0.1)
-            await load(base, key, storeys, 1, 2)  # warm up: the engine plans the statements once
-            raw, raw_trips = await raw_baseline(settings, storeys, args.seconds)
-            raw_p50 = ms(raw, 50)
-            print(
-                f"raw Cypher (same statements, sequential): {len(raw) / args.seconds:.1f} req/s, "
-                f"p50 {raw_p50:.2f} ms, p99 {ms(raw, 99):.2f} ms, {raw_trips} statements per request"
-            )
-            print("| clients | requests/s | p50 ms | p99 ms | round trips | p50 / raw p50 | errors |")
-            print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-            for clients in (int(c) for c in args.clients.split(",")):
-                latencies, trips, errors = await load(base, key, storeys, clients, args.seconds)
-                print(
-                    f"| {clients} | {len(latencies) / args.seconds:.1f} | {ms(latencies, 50):.2f} | "
-                    f"{ms(latencies, 99):.2f} | {trips} | {ms(latencies, 50) / raw_p50:.2f} | {errors} |"
-                )
+            async with running_service(settings.data_dir, "--no-ingest") as base:
+                await run_clients(base, key, settings, storeys, args)
         finally:
-            if server is not None:
-                server.terminate()
-                server.wait(30)
             local.stop(settings, "falkordb")
+
+
+async def run_clients(base: str, key: str, settings: Settings, storeys: list[str], args: argparse.Namespace) -> None:
+    await load(base, key, storeys, 1, 2)  # warm up: the engine plans the statements once
+    raw, raw_trips = await raw_baseline(settings, storeys, args.seconds)
+    raw_p50 = ms(raw, 50)
+    print(
+        f"raw Cypher (same statements, sequential): {len(raw) / args.seconds:.1f} req/s, "
+        f"p50 {raw_p50:.2f} ms, p99 {ms(raw, 99):.2f} ms, {raw_trips} statements per request"
+    )
+    print("| clients | requests/s | p50 ms | p99 ms | round trips | p50 / raw p50 | errors |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for clients in (int(c) for c in args.clients.split(",")):
+        latencies, trips, errors = await load(base, key, storeys, clients, args.seconds)
+        print(
+            f"| {clients} | {len(latencies) / args.seconds:.1f} | {ms(latencies, 50):.2f} | "
+            f"{ms(latencies, 99):.2f} | {trips} | {ms(latencies, 50) / raw_p50:.2f} | {errors} |"
+        )
 
 
 if __name__ == "__main__":

@@ -29,9 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 import orjson
+from service import free_port, running_service  # bench/service.py (scripts run from bench/ on sys.path)
 
 from kgtwin.api.auth import create_key
 from kgtwin.config import Settings
@@ -80,12 +80,6 @@ async def main():
 asyncio.run(main())
 sys.stdout.write(orjson.dumps(delays).decode())
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_broker(home: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -163,21 +157,7 @@ async def over_mqtt(
 async def over_http(settings: Settings, points: int, readings: int, per_request: int) -> tuple[float, np.ndarray]:
     """`kgtwin serve` and a posting client, each its own process; delays are the requests' round trips."""
     key = create_key(settings.key_file, f"bench-{points}", ["operator"])
-    port = free_port()
-    env = {**os.environ, "KGTWIN_DATA": str(settings.data_dir), "KGTWIN_API_PORT": str(port)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "kgtwin.cli", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=base) as probe:
-            for _ in range(600):
-                try:
-                    if (await probe.get("/readyz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
+    async with running_service(settings.data_dir, "--no-detect") as base:
         store = await open_store(settings)
         try:
             before = await stored(store)
@@ -200,9 +180,6 @@ async def over_http(settings: Settings, points: int, readings: int, per_request:
             assert await stored(store) - before == readings, "every posted reading is in the graph"
         finally:
             await store.close()
-    finally:
-        server.terminate()
-        server.wait(30)
     return readings / elapsed, np.asarray(orjson.loads(output))
 
 

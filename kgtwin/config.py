@@ -51,6 +51,8 @@ class Settings:
     max_request_bytes: int = 1_000_000
     request_timeout_s: float = 30.0
     mqtt: str | None = None  # mqtt://host:port the service ingests from, when set
+    public_url: str = "http://127.0.0.1:8080"  # where the API is reached: RDF links to time series lead there
+    rdf_base: str = "https://kgtwin.dev/twin/"  # base IRI of exported instances: <base><model>/<GlobalId>
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -80,6 +82,8 @@ class Settings:
             max_request_bytes=_integer(env, "KGTWIN_MAX_REQUEST_BYTES", 1_000_000),
             request_timeout_s=float(_integer(env, "KGTWIN_REQUEST_TIMEOUT", 30)),
             mqtt=env.get("KGTWIN_MQTT") or None,
+            public_url=http_url(env.get("KGTWIN_PUBLIC_URL", "http://127.0.0.1:8080"), "KGTWIN_PUBLIC_URL").rstrip("/"),
+            rdf_base=rdf_base(env.get("KGTWIN_RDF_BASE", "https://kgtwin.dev/twin/")),
         )
 
     @property
@@ -100,6 +104,19 @@ def _integer(env: dict[str, str], name: str, default: int) -> int:
     if not value.isdigit():
         raise ConfigError(f"{name}={value!r} is not a whole number")
     return int(value)
+
+
+def http_url(value: str, variable: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"{variable}={value!r} is not an http(s) URL without query, e.g. https://twin.example.org")
+    return value.strip()
+
+
+def rdf_base(value: str) -> str:
+    """The base IRI of exported instances, ending in '/' so that '<base><model>/<id>' is a path."""
+    base = http_url(value, "KGTWIN_RDF_BASE")
+    return base if base.endswith("/") else base + "/"
 
 
 def parse_graph_target(value: str, settings: Settings) -> GraphTarget:

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from kgtwin.api.auth import create_key, read_key_file, revoke_key
 from kgtwin.config import Settings
+from kgtwin.events import EventLog
 from kgtwin.ingest.observations import now_ms
 from kgtwin.ingest.simulate import DAY, HOUR, Pace, Simulator, load_points, paced, plan_faults
 from kgtwin.model.schema import INDEXES
 from kgtwin.sources.ifc import load_ifc
 from kgtwin.sources.ifc.sample import SampleSpec, write_sample
+from kgtwin.sources.schedule.progress import record_progress
 from kgtwin.sources.sensors import PointSpec, load_registry
 from kgtwin.store import GraphStore
 
@@ -91,8 +94,11 @@ async def prepare(store: GraphStore, settings: Settings, storeys: int, rooms: in
     """Generate and load the building (again, in place, on a rerun), declare its sensors, make a key."""
     await store.ensure_schema(INDEXES)
     path = settings.data_dir / "demo-building.ifc"
-    write_sample(path, SampleSpec(storeys=storeys, spaces_per_storey=rooms))
+    today = dt.datetime.now(dt.UTC).date()
+    start = today - dt.timedelta(days=today.weekday() + 7)  # the Monday a week before this one: work under way
+    write_sample(path, SampleSpec(storeys=storeys, spaces_per_storey=rooms, start=start))
     loaded = await load_ifc(store, path, model=MODEL)
+    await report_site_progress(store)
     rows = await store.execute("demo/sensors", {"model": MODEL})
     specs = sensor_registry(rows)
     await load_registry(store, specs)
@@ -100,6 +106,27 @@ async def prepare(store: GraphStore, settings: Settings, storeys: int, rooms: in
         revoke_key(settings.key_file, KEY_NAME)  # a new key each run: the old one was printed to a terminal
     key = create_key(settings.key_file, KEY_NAME, ["operator", "analyst"], model=MODEL)
     return DemoModel(path, loaded.read.graph.count("Element"), len(specs), key)
+
+
+async def report_site_progress(store: GraphStore) -> None:
+    """Progress as a site would report it: finished work done, work under way a little behind its plan."""
+    log = EventLog(store)
+    now = now_ms()
+    rows = await store.run(
+        "MATCH (a:Activity {model: $model}) WHERE NOT coalesce(a.summary, false) AND a.scheduleStart < $now "
+        "RETURN a.uid AS uid, a.scheduleStart AS start, a.scheduleFinish AS finish ORDER BY start",
+        {"model": MODEL, "now": now},
+    )
+    for row in rows:
+        if row["finish"] <= now:
+            await record_progress(
+                store, log, row["uid"], 100.0, actual_start=row["start"], actual_finish=row["finish"], source="demo"
+            )
+        else:
+            planned = 100.0 * (now - row["start"]) / max(row["finish"] - row["start"], 1)
+            await record_progress(
+                store, log, row["uid"], round(0.7 * planned, 1), actual_start=row["start"], source="demo"
+            )
 
 
 async def feed(

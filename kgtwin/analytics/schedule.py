@@ -329,6 +329,18 @@ class ActivityPerformance:
     critical: bool
 
 
+# The fields of the two records above and below that hold epoch milliseconds (for printing them as dates)
+ACTIVITY_TIMES = (
+    "planned_start",
+    "planned_finish",
+    "actual_start",
+    "actual_finish",
+    "forecast_start",
+    "forecast_finish",
+)
+SCOPE_TIMES = ("planned_finish", "forecast_finish")
+
+
 @dataclass(frozen=True)
 class ScopePerformance:
     scope: str  # the model id, a building's or storey's uid, or '' (unassigned)

@@ -131,7 +131,9 @@ class Guard:
                 return
             caller = rejection
             limited = self._limit_body(receive, send_tracking, scope)
-            async with asyncio.timeout(self.settings.request_timeout_s):
+            # An export streams for as long as the model is big; everything else answers within the limit.
+            limit = None if route in STREAMING else self.settings.request_timeout_s
+            async with asyncio.timeout(limit):
                 await self.app(scope, limited, send_tracking)
         except _TooLarge:
             await _json(413, f"the request is larger than {self.settings.max_request_bytes} bytes", route)(
@@ -195,6 +197,7 @@ class Guard:
 
 
 PROTECTED = ("/graphql", "/ingest", "/timeseries", "/rdf")
+STREAMING = ("/rdf",)
 
 
 class _TooLarge(Exception):
@@ -232,7 +235,12 @@ def _dashboard(bundle: Path) -> Route | Mount:
 
 
 def create_app(
-    settings: Settings, store: GraphStore | None = None, *, ingest: bool = True, dashboard: Path = DASHBOARD
+    settings: Settings,
+    store: GraphStore | None = None,
+    *,
+    ingest: bool = True,
+    detect: bool = True,
+    dashboard: Path = DASHBOARD,
 ) -> Starlette:
     """The service as an ASGI app; `store` lets tests and the demo share a connection; `dashboard` is the
     folder of the built dashboard served at `/`."""
@@ -244,7 +252,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        twin = await Twin.open(settings, store, ingest=ingest)
+        twin = await Twin.open(settings, store, ingest=ingest, detect=detect)
         holder["twin"] = twin
         app.state.twin = twin
         metrics.watch(twin)
@@ -263,6 +271,7 @@ def create_app(
         Route("/metrics", metrics_endpoint),
         Route("/ingest", http.ingest, methods=["POST"]),
         Route("/timeseries/{point:path}", http.timeseries),
+        Route("/rdf", http.rdf),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),  # subscriptions (graphql-transport-ws)
         _dashboard(dashboard),  # last: the mount at / takes whatever the routes above do not

@@ -128,3 +128,33 @@ async def readyz(request: Request) -> Response:
     if twin.pipeline is not None:
         body["ingestQueue"] = twin.pipeline.queue_depth
     return json_response(body)
+
+
+async def rdf(request: Request) -> Response:
+    """GET /rdf?model=ID[&format=ttl|jsonld|nt]: a model as RDF (BOT, Brick, QUDT), negotiated by Accept."""
+    from starlette.responses import StreamingResponse
+
+    from kgtwin.export.rdf import FORMATS, NotAcceptable, UnknownModel, negotiate, stream
+
+    twin = twin_of(request)
+    principal = principal_of(request)
+    principal.require("read", "export the twin")
+    model = request.query_params.get("model")
+    if not model:
+        return error(400, "name the model: /rdf?model=<id>")
+    if not principal.sees(model) or principal.building:
+        return error(403, f"key {principal.name!r} does not cover the whole of model {model!r}")
+    chosen = request.query_params.get("format")
+    try:
+        fmt = FORMATS[chosen] if chosen in FORMATS else negotiate(request.headers.get("accept"))
+        if chosen and chosen not in FORMATS:
+            return error(400, f"format {chosen!r} is not one of {', '.join(FORMATS)}")
+        chunks = await stream(twin.store, model, fmt, twin.settings)
+    except NotAcceptable as exc:
+        return error(406, str(exc))
+    except UnknownModel as exc:
+        return error(404, str(exc))
+    filename = f"{model}{fmt.suffix}"
+    return StreamingResponse(
+        chunks, media_type=fmt.media_type, headers={"Content-Disposition": f'inline; filename="{filename}"'}
+    )

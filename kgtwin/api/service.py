@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from kgtwin.api.auth import KeyRing
 from kgtwin.config import Settings
@@ -32,8 +33,10 @@ class Twin:
     pipeline: Pipeline | None = None
     registry: Registry | None = None
     deadletters: DeadLetterStore | None = None
+    monitor: Any = None  # the anomaly monitor beside the pipeline
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _beside: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     _owns_store: bool = False
 
     @property
@@ -41,8 +44,10 @@ class Twin:
         return EventLog(self.store, self.bus)
 
     @classmethod
-    async def open(cls, settings: Settings, store: GraphStore | None = None, *, ingest: bool = True) -> Twin:
-        """Connect (or use `store`), set up the schema, and start ingestion when asked."""
+    async def open(
+        cls, settings: Settings, store: GraphStore | None = None, *, ingest: bool = True, detect: bool = True
+    ) -> Twin:
+        """Connect (or use `store`), set up the schema, and start ingestion (with anomaly detection) when asked."""
         owns = store is None
         store = store or await open_store(settings)
         try:
@@ -51,6 +56,8 @@ class Twin:
             twin = cls(settings=settings, store=store, keys=keys, _owns_store=owns)
             if ingest:
                 await twin._start_pipeline()
+                if detect:
+                    await twin._start_monitor()
                 if settings.mqtt:
                     mqtt = MqttSettings.from_url(settings.mqtt)
                     twin.spawn(lambda t: run_mqtt(t.pipeline, mqtt, t._stop), "mqtt")
@@ -68,6 +75,16 @@ class Twin:
         await self.pipeline.__aenter__()
         self.pipeline.listeners.append(self._publish_observations)
 
+    async def _start_monitor(self) -> None:
+        from kgtwin.analytics.anomalies.config import load_config
+        from kgtwin.analytics.anomalies.monitor import monitoring
+
+        assert self.pipeline is not None
+        detectors = load_config()  # KGTWIN_DETECTORS, else the built-in defaults
+        self.monitor = await self._beside.enter_async_context(
+            monitoring(self.store, self.pipeline, detectors, self.log)
+        )
+
     def _publish_observations(self, observations: list[Observation]) -> None:
         watched = self.bus.watched_points
         if not watched:
@@ -84,6 +101,8 @@ class Twin:
         if self.pipeline is not None:
             self.registry = await Registry.load(self.store)
             self.pipeline.registry = self.registry
+            if self.monitor is not None:
+                self.monitor.refresh(self.registry)
 
     def spawn(self, work: Task, name: str) -> None:
         async def guarded() -> None:
@@ -108,6 +127,7 @@ class Twin:
             task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._beside.aclose()  # the monitor checks what the pipeline still holds
         if self.pipeline is not None:
             await self.pipeline.__aexit__()
         if self.deadletters is not None:

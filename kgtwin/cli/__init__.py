@@ -4,11 +4,13 @@ Each command group lives in its own module and registers itself on the one `app`
 """
 
 from kgtwin.cli import (  # noqa: F401  (each module registers its commands on the app)
+    anomalies,
     db,
     demo,
     ingest,
     load,
     queries,
+    rdf,
     schedule,
     serve,
     simulate,

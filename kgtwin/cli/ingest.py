@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
@@ -49,15 +50,22 @@ def quiet_asyncua() -> None:
 def _run_ingest(
     settings: Settings,
     raw_retention: str | None,
+    detection: Detection,
     what: str,
     connector: Callable[[Pipeline], Awaitable[object]],
 ) -> None:
-    """Registry, pipeline and (with --raw-retention) retention around one connector, until interrupted."""
+    """Registry, pipeline, anomaly detection and (with --raw-retention) retention around one connector,
+    until interrupted."""
+    from kgtwin.analytics.anomalies.config import load_config
+    from kgtwin.analytics.anomalies.monitor import monitoring
+    from kgtwin.events import EventLog
     from kgtwin.ingest.observations import Registry, now_ms
     from kgtwin.ingest.pipeline import IngestSettings, Pipeline
     from kgtwin.ingest.retention import compact
 
     retention_ms = duration_ms(raw_retention, "--raw-retention") if raw_retention else None
+    detect, detectors = detection
+    detector_settings = load_config(detectors) if detect else None  # bad settings fail here, before connecting
     deadletters = deadletter_store(settings)
 
     async def work(store: GraphStore) -> None:
@@ -69,7 +77,12 @@ def _run_ingest(
                 await asyncio.sleep(600)
 
         compactor = asyncio.create_task(keep_compacting())
-        async with Pipeline(store, registry, deadletters, IngestSettings(raw_retention_ms=retention_ms)) as pipeline:
+        async with (
+            Pipeline(store, registry, deadletters, IngestSettings(raw_retention_ms=retention_ms)) as pipeline,
+            contextlib.AsyncExitStack() as beside,
+        ):
+            if detector_settings is not None:  # anomaly detection in a task of its own, never holding up writes
+                await beside.enter_async_context(monitoring(store, pipeline, detector_settings, EventLog(store)))
             err.print(f"ingesting from {what} for {len(registry.points)} point ids")
             try:
                 await connector(pipeline)
@@ -80,6 +93,9 @@ def _run_ingest(
 
 
 RawRetention = Annotated[str | None, typer.Option(help="Roll up raw observations older than this (e.g. 7d).")]
+Detect = Annotated[bool, typer.Option("--detect/--no-detect", help="Check observations for anomalies and conditions.")]
+Detectors = Annotated[Path | None, typer.Option(help="Detector settings (YAML); default KGTWIN_DETECTORS or built-in.")]
+Detection = tuple[bool, Path | None]
 
 
 @ingest_app.command("mqtt")
@@ -105,6 +121,8 @@ def ingest_mqtt(
         typer.Option(help="YAML: mappings: {Sparkplug metric path: point id} (besides registry sparkplug:)."),
     ] = None,
     raw_retention: RawRetention = None,
+    detect: Detect = True,
+    detectors: Detectors = None,
 ) -> None:
     """Consume observations from MQTT (JSON objects or arrays, Sparkplug B) until interrupted."""
     import os
@@ -130,7 +148,8 @@ def ingest_mqtt(
         names = await point_names(pipeline.store, pipeline.registry, mapped)
         await run_mqtt(pipeline, mqtt, host=SparkplugHost(names) if mqtt.payload_format != "json" else None)
 
-    _run_ingest(settings_of(ctx), raw_retention, f"mqtt://{host}:{port} {', '.join(mqtt.filters)}", connect)
+    where = f"mqtt://{host}:{port} {', '.join(mqtt.filters)}"
+    _run_ingest(settings_of(ctx), raw_retention, (detect, detectors), where, connect)
 
 
 @ingest_app.command("opcua")
@@ -153,6 +172,8 @@ def ingest_opcua(
     ] = None,
     publishing_interval: Annotated[str, typer.Option(help="How often the server sends what changed.")] = "100ms",
     raw_retention: RawRetention = None,
+    detect: Detect = True,
+    detectors: Detectors = None,
 ) -> None:
     """Subscribe to OPC UA nodes mapped to points until interrupted; reconnects when the server goes away."""
     import os
@@ -182,7 +203,7 @@ def ingest_opcua(
         await run_opcua(pipeline, opcua, mappings)
 
     quiet_asyncua()
-    _run_ingest(settings_of(ctx), raw_retention, endpoint, connect)
+    _run_ingest(settings_of(ctx), raw_retention, (detect, detectors), endpoint, connect)
 
 
 def _time_range(since: str, until: str | None) -> tuple[int, int]:

@@ -134,15 +134,6 @@ def progress_command(
     )
 
 
-SCOPE_TIMES = ("planned_finish", "forecast_finish")
-ACTIVITY_TIMES = (
-    "planned_start",
-    "planned_finish",
-    "actual_start",
-    "actual_finish",
-    "forecast_start",
-    "forecast_finish",
-)
 # What a terminal table shows (JSON and CSV carry every field)
 SCOPE_COLUMNS = {
     "level": "level",
@@ -200,7 +191,7 @@ def report_command(
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
 ) -> None:
     """Expected against actual progress, earned value (PV, EV, SPI, SV in days), variances and forecasts."""
-    from kgtwin.analytics.schedule import schedule_report
+    from kgtwin.analytics.schedule import ACTIVITY_TIMES, SCOPE_TIMES, schedule_report
 
     at = _moment(as_of, "--as-of")
     report = run_with_store(

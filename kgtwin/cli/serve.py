@@ -23,6 +23,9 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (KGTWIN_API_PORT, 8080).")] = None,
     dev: Annotated[bool, typer.Option("--dev", help="Serve GraphiQL at /graphql (KGTWIN_DEV=1).")] = False,
     ingest: Annotated[bool, typer.Option(help="Run the ingestion pipeline (POST /ingest, postObservations).")] = True,
+    detect: Annotated[
+        bool, typer.Option("--detect/--no-detect", help="Check what is ingested for anomalies (KGTWIN_DETECTORS).")
+    ] = True,
     mqtt: Annotated[
         str | None, typer.Option(help="Also ingest from this broker: mqtt://host:port[/topic-filter] (KGTWIN_MQTT).")
     ] = None,
@@ -39,7 +42,7 @@ def serve(
     if settings.mqtt and not ingest:
         raise ConfigError("--mqtt needs ingestion; drop --no-ingest")
     configure()
-    application = create_app(settings, ingest=ingest)
+    application = create_app(settings, ingest=ingest, detect=detect)
     out.print(f"kgtwin API on http://{settings.api_host}:{settings.api_port}/graphql", highlight=False)
     uvicorn.run(application, host=settings.api_host, port=settings.api_port, log_config=None, ws="websockets-sansio")
 

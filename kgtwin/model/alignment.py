@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,12 @@ class Alignment:
     controls: dict[str, ControlMapping]
     name_hints: dict[str, str]
     units: dict[str, str]
+    # RDF import and export
+    qudt_units: dict[str, str] = field(default_factory=dict)  # QUDT unit local name -> unit as kgtwin stores it
+    brick_aliases: dict[str, str] = field(default_factory=dict)  # older Brick class name -> Brick 1.4 class
+    locations: dict[str, str] = field(default_factory=dict)  # rec: class -> graph label
+    location_parts: dict[tuple[str, str], str] = field(default_factory=dict)  # (whole, part) labels -> type
+    element_points: dict[str, str] = field(default_factory=dict)  # predicates of points of other elements
 
     def expand(self, curie: str) -> str:
         prefix, _, local = curie.partition(":")
@@ -75,4 +81,12 @@ def alignment(path: Path = ALIGNMENT_FILE) -> Alignment:
         controls=controls,
         name_hints=data["name_hints"],
         units=data["units"],
+        qudt_units=dict(data.get("qudt_units") or {}),
+        brick_aliases=dict(data.get("brick_aliases") or {}),
+        locations=dict(data.get("locations") or {}),
+        element_points=dict(data.get("element_points") or {}),
+        location_parts={
+            tuple(pair.split(">")): rel_type  # type: ignore[misc]
+            for pair, rel_type in (data.get("location_parts") or {}).items()
+        },
     )

@@ -124,3 +124,22 @@ async def test_browsers_may_call_from_configured_origins_and_slow_requests_are_s
         body = await api.gql(slow, {"s": "UNWIND range(1, 30000000) AS x RETURN sum(x) AS s"}, role="analyst")
         assert body["status"] == 504 and "longer than 0.5 s" in body["errors"][0]["message"]
         assert (await api.client.get("/healthz")).status_code == 200  # the service carries on
+
+
+async def test_a_model_exports_as_rdf_by_content_negotiation(api: Api, store: GraphStore, tmp_path: Path) -> None:
+    import rdflib
+
+    await building_with_points(api, store, tmp_path)
+    viewer = api.headers("viewer")
+    turtle = await api.client.get("/rdf?model=b", headers={**viewer, "Accept": "text/turtle"})
+    assert turtle.status_code == 200 and turtle.headers["content-type"].startswith("text/turtle")
+    graph = rdflib.Graph().parse(data=turtle.text, format="turtle")
+    bot = rdflib.Namespace("https://w3id.org/bot#")
+    assert len(set(graph.subjects(rdflib.RDF.type, bot.Storey))) == 1
+    assert len(set(graph.subjects(rdflib.RDF.type, bot.Space))) == 2
+    nt = await api.client.get("/rdf?model=b", headers=viewer)  # no Accept: N-Triples, streamed
+    assert nt.headers["content-type"].startswith("application/n-triples")
+    assert len(rdflib.Graph().parse(data=nt.text, format="nt")) == len(graph)
+    assert (await api.client.get("/rdf?model=b", headers={**viewer, "Accept": "image/png"})).status_code == 406
+    assert (await api.client.get("/rdf?model=nope", headers=viewer)).status_code == 404
+    assert (await api.client.get("/rdf?model=b")).status_code == 401

@@ -170,18 +170,8 @@ def _convert(cls: type, source: Any, times: tuple[str, ...], ids: tuple[str, ...
     return cls(**values)
 
 
-ACTIVITY_TIMES = (
-    "planned_start",
-    "planned_finish",
-    "actual_start",
-    "actual_finish",
-    "forecast_start",
-    "forecast_finish",
-)
-
-
 def scope_performance(s: performance.ScopePerformance) -> ScopePerformance:
-    return _convert(ScopePerformance, s, ("planned_finish", "forecast_finish"), ())  # type: ignore[no-any-return]
+    return _convert(ScopePerformance, s, performance.SCOPE_TIMES, ())  # type: ignore[no-any-return]
 
 
 @strawberry.type
@@ -207,7 +197,7 @@ class ScheduleQueries:
             tolerance_points=report.tolerance_points,
             project=scope_performance(report.project),
             groups=[scope_performance(g) for g in report.groups],
-            activities=[_convert(ActivityPerformance, a, ACTIVITY_TIMES) for a in report.activities],
+            activities=[_convert(ActivityPerformance, a, performance.ACTIVITY_TIMES) for a in report.activities],
             forecast_finish=_when(report.forecast_finish),
             forecast_finish_by_spi=_when(report.forecast_finish_by_spi),
             critical_path=[strawberry.ID(u) for u in report.critical_path],

@@ -15,6 +15,7 @@ from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaEx
 from strawberry.scalars import JSON
 
 from kgtwin.analytics import kpis as kpi
+from kgtwin.analytics.anomalies import records
 from kgtwin.analytics.traversal import Reached, as_row, neighbourhood, shortest_path
 from kgtwin.api.auth import Forbidden
 from kgtwin.api.graphql import types as t
@@ -629,6 +630,14 @@ class Mutation(ScheduleMutations):
         await info.context.twin.refresh_registry()
         return removed
 
+    @strawberry.mutation(description="open → acknowledged: someone is on it.")
+    async def acknowledge_anomaly(self, info: Info, uid: strawberry.ID, note: str | None = None) -> t.Anomaly:
+        return await _anomaly_transition(info, records.acknowledge, str(uid), note)
+
+    @strawberry.mutation(description="open or acknowledged → resolved: dealt with.")
+    async def resolve_anomaly(self, info: Info, uid: strawberry.ID, note: str | None = None) -> t.Anomaly:
+        return await _anomaly_transition(info, records.resolve, str(uid), note)
+
     @strawberry.mutation(description="Post observations; answers once they are stored (or why not).")
     async def post_observations(self, info: Info, readings: list[ReadingInput]) -> IngestResult:
         principal = info.context.principal
@@ -647,6 +656,15 @@ class Mutation(ScheduleMutations):
             accepted=outcome.accepted,
             rejected=[Rejection(reason=r, sensor_id=None) for r in outcome.rejected],
         )
+
+
+async def _anomaly_transition(info: Info, change: Any, uid: str, note: str | None) -> t.Anomaly:
+    info.context.principal.require("mutate", "change the twin")
+    if await info.context.reader.node("Anomaly", uid) is None:
+        raise ConfigError(f"no anomaly {uid!r}{_within(info)}")
+    twin = info.context.twin
+    updated = await change(twin.store, twin.log, uid, _source(info), note)
+    return t.Anomaly(props=updated, node_labels=["Anomaly"])
 
 
 # --- subscriptions ---------------------------------------------------------------------------

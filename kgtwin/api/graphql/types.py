@@ -955,9 +955,19 @@ class Anomaly(Node):
     async def point(self, info: Info) -> Point | None:
         return await _one(info, "Point", self.props.get("point"), Point)
 
-    @strawberry.field(description="Uids of what it affects: the point's element or space and where they are.")
-    def affects(self) -> list[strawberry.ID]:
-        return [strawberry.ID(u) for u in self.props.get("affects") or []]
+    @strawberry.field(
+        description="What found it (limits, robust_z, zscore, drift, rate, flatline, silence, a condition)."
+    )
+    def detector(self) -> str | None:
+        return self.props.get("detector")
+
+    @strawberry.field(description="Whether the signal is still out of line (the state is the users' to change).")
+    def active(self) -> bool:
+        return bool(self.props.get("active"))
+
+    @strawberry.field(description="Uids of what it concerns: the point, what the point is bound to, where they are.")
+    def scope(self) -> list[strawberry.ID]:
+        return [strawberry.ID(u) for u in self.props.get("scope") or []]
 
 
 @strawberry.type(description="Something that happened in the twin.")
