@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -173,6 +174,9 @@ def _has_anomaly_workflow() -> bool:
 async def test_a_planted_reading_shows_up_in_the_feed_and_is_acknowledged_there(page: Any, twin: Twin) -> None:
     await open_dashboard(page, twin)
     feed = page.get_by_test_id("anomalies")
+    open_card = page.get_by_test_id("kpi-anomalies")
+    await expect(open_card).to_have_text(re.compile(r"^\d+$"))
+    before = int(await open_card.inner_text())
     point = await twin.gql("query($id: ID!) { point(id: $id) { uid name } }", {"id": twin.sensor_id("103")})
     planted = time.monotonic()
     await twin.ingest([{"sensor_id": twin.sensor_id("103"), "value": LIMITS[1] + 30}])
@@ -183,6 +187,7 @@ async def test_a_planted_reading_shows_up_in_the_feed_and_is_acknowledged_there(
     await expect(item.get_by_test_id("anomaly-state")).to_have_text("open")
     uid = await item.get_attribute("data-uid")
     assert seen < 5, f"the anomaly took {seen:.1f} s to reach the page"
+    await expect(open_card).to_have_text(str(before + 1))  # the KPIs follow the feed
 
     await item.get_by_test_id("acknowledge").click()
     await expect(item.get_by_test_id("anomaly-state")).to_have_text("acknowledged")
@@ -193,4 +198,5 @@ async def test_a_planted_reading_shows_up_in_the_feed_and_is_acknowledged_there(
     await expect(item.get_by_test_id("anomaly-state")).to_have_text("resolved")
     rows = await twin.store.run("MATCH (a:Anomaly {uid: $uid}) RETURN a.state AS state", {"uid": uid})
     assert rows == [{"state": "resolved"}]
+    await expect(open_card).to_have_text(str(before))
     assert page.problems == []

@@ -13,12 +13,13 @@ const ACTIONS = {
 const SEVERITY_ORDER = ["critical", "high", "major", "warning", "medium", "minor", "low", "info"];
 
 export class AnomalyFeed {
-  constructor(root, count, api, report, onPoint) {
+  constructor(root, count, api, report, onPoint, onChange) {
     this.root = root;
     this.count = count;
     this.api = api;
     this.report = report;
     this.onPoint = onPoint;
+    this.onChange = onChange;
     this.items = new Map();
     this.stop = null;
   }
@@ -34,6 +35,7 @@ export class AnomalyFeed {
       (data) => {
         const anomaly = data.anomalies.anomaly;
         if (anomaly) this.upsert(anomaly, true);
+        this.onChange();
       },
       (message) => this.report(`anomaly feed: ${message}`),
     );

@@ -42,7 +42,14 @@ class Dashboard {
     this.place = null;
     this.tree = new SpatialTree($("tree"), api, report, (place) => this.select(place));
     this.kpis = new KpiCards($("kpis"), $("kpi-title"), api, report);
-    this.feed = new AnomalyFeed($("feed"), $("feed-count"), api, report, (point) => this.charts.showPoint(point));
+    this.feed = new AnomalyFeed(
+      $("feed"),
+      $("feed-count"),
+      api,
+      report,
+      (point) => this.charts.showPoint(point),
+      debounce(() => this.place && this.kpis.show(this.place), 800), // the open-anomalies card
+    );
     this.charts = new PointCharts($("charts"), $("charts-title"), api, report);
     this.gantt = new Gantt($("gantt"), $("gantt-title"), api, report);
     this.plan = new StoreyPlan($("plan"), $("plan-title"), $("plan-mode"), $("plan-legend"), api, report, (space) =>
@@ -69,6 +76,7 @@ class Dashboard {
     this.tree.mark(place.uid);
     $("where").textContent = `${place.level}: ${place.name || place.uid}`;
     const storey = place.storey || (await this.firstStorey(place));
+    if (this.place !== place) return; // chosen again meanwhile: that newer choice draws
     this.storey = storey;
     await Promise.all([
       this.kpis.show(place),
