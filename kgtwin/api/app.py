@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import logging
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -17,8 +19,9 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -37,6 +40,8 @@ from kgtwin.store import GraphStore
 
 log = logging.getLogger("kgtwin.api")
 OPEN_PATHS = ("/healthz", "/readyz", "/metrics")
+# The dashboard's bundle, built from web/ by `make demo`, `make test` or `npm run build` in web/.
+DASHBOARD = Path(__file__).resolve().parents[2] / "web" / "dist"
 
 
 def _user_error(error: GraphQLError) -> bool:
@@ -212,10 +217,33 @@ def _json(status: int, message: str, route: str) -> Response:
     return http.error(status, message)
 
 
+def _dashboard(bundle: Path) -> Route | Mount:
+    """The dashboard at `/` (its files are public; its data needs a key), or a page saying how to build it."""
+    if (bundle / "index.html").is_file():
+        return Mount("/", app=StaticFiles(directory=bundle, html=True), name="dashboard")
+    page = f"""<!doctype html><meta charset="utf-8"><title>kgtwin</title>
+<h1>kgtwin</h1><p>The API is up (<code>POST /graphql</code>), but the dashboard has not been built: there is no
+<code>{html.escape(str(bundle))}/index.html</code>.</p>
+<p>Build it with <code>make web</code> from the repository (or <code>npm ci &amp;&amp; npm run build</code> in
+<code>web/</code>; Node.js 20.19+), then reload this page.
+<code>make demo</code> and <code>make test</code> build it too.</p>"""
+
+    async def not_built(request: Request) -> Response:
+        return HTMLResponse(page, status_code=404)
+
+    return Route("/", not_built)
+
+
 def create_app(
-    settings: Settings, store: GraphStore | None = None, *, ingest: bool = True, detect: bool = True
+    settings: Settings,
+    store: GraphStore | None = None,
+    *,
+    ingest: bool = True,
+    detect: bool = True,
+    dashboard: Path = DASHBOARD,
 ) -> Starlette:
-    """The service as an ASGI app; `store` lets tests and the demo share a connection."""
+    """The service as an ASGI app; `store` lets tests and the demo share a connection; `dashboard` is the
+    folder of the built dashboard served at `/`."""
     metrics = ServiceMetrics()
     holder: dict[str, Twin] = {}
 
@@ -246,6 +274,7 @@ def create_app(
         Route("/rdf", http.rdf),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),  # subscriptions (graphql-transport-ws)
+        _dashboard(dashboard),  # last: the mount at / takes whatever the routes above do not
     ]
     middleware = [
         Middleware(

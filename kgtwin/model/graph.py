@@ -26,6 +26,7 @@ FILE_KEYS = frozenset(
         "materials",
         "classification",
         "elevation",
+        "footprint",  # [min x, min y, max x, max y] in metres, world coordinates (spaces, storeys)
         "brickClass",
         "phase",
         "schema",

@@ -484,6 +484,10 @@ class Space(Node, Located):
     def long_name(self) -> str | None:
         return self.props.get("longName")
 
+    @strawberry.field(description="Its plan extent: [min x, min y, max x, max y] in metres, world coordinates.")
+    def footprint(self) -> list[float] | None:
+        return self.props.get("footprint")
+
     @strawberry.field
     async def storey(self, info: Info) -> Storey | None:
         return await _one(info, "Storey", self.props.get("storey"), Storey)
@@ -542,6 +546,10 @@ class Storey(Node, Located):
     @strawberry.field
     def elevation(self) -> float | None:
         return self.props.get("elevation")
+
+    @strawberry.field(description="Its plan extent: [min x, min y, max x, max y] in metres, world coordinates.")
+    def footprint(self) -> list[float] | None:
+        return self.props.get("footprint")
 
     @strawberry.field
     async def building(self, info: Info) -> Building | None:

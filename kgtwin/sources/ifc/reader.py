@@ -17,6 +17,7 @@ import ifcopenshell.util.element
 from kgtwin.errors import KgtwinError
 from kgtwin.model.alignment import Alignment, ControlMapping, alignment
 from kgtwin.model.graph import ModelGraph
+from kgtwin.sources.ifc.geometry import add_footprints
 from kgtwin.sources.ifc.properties import PropertyIndex, plain
 from kgtwin.sources.ifc.schedule import add_schedules
 
@@ -122,6 +123,7 @@ class _Builder:
         self._structure()
         self._controls()
         self.graph.locate()
+        add_footprints(self.graph, self.ifc, self.properties.scale("LENGTHUNIT"))
         add_schedules(self.graph, self.ifc)
 
     def _common(self, entity: ifcopenshell.entity_instance) -> dict[str, Any]:

@@ -59,6 +59,16 @@ class _Writer:
         point = self.f.createIfcCartesianPoint((float(x), float(y), float(z)))
         return self.f.createIfcLocalPlacement(relative_to, self.f.createIfcAxis2Placement3D(point, None, None))
 
+    def box(self, width: float, depth: float, height: float) -> ifcopenshell.entity_instance:
+        """A body shape: a rectangle of width x depth from the placement's origin, extruded up."""
+        f = self.f
+        centre = f.createIfcAxis2Placement2D(f.createIfcCartesianPoint((width / 2, depth / 2)), None)
+        profile = f.createIfcRectangleProfileDef("AREA", None, centre, width, depth)
+        origin = f.createIfcAxis2Placement3D(f.createIfcCartesianPoint((0.0, 0.0, 0.0)), None, None)
+        solid = f.createIfcExtrudedAreaSolid(profile, origin, f.createIfcDirection((0.0, 0.0, 1.0)), height)
+        body = f.createIfcShapeRepresentation(self.body, "Body", "SweptSolid", [solid])
+        return f.createIfcProductDefinitionShape(None, None, [body])
+
     def aggregate(self, parent: object, children: list[object]) -> None:
         if children:
             self.create("IfcRelAggregates", RelatingObject=parent, RelatedObjects=children)
@@ -105,6 +115,12 @@ class _Writer:
         area = f.createIfcSIUnit(None, "AREAUNIT", None, "SQUARE_METRE")
         volume = f.createIfcSIUnit(None, "VOLUMEUNIT", None, "CUBIC_METRE")
         project.UnitsInContext = f.createIfcUnitAssignment([length, area, volume])
+        world = f.createIfcAxis2Placement3D(f.createIfcCartesianPoint((0.0, 0.0, 0.0)), None, None)
+        context = f.createIfcGeometricRepresentationContext(None, "Model", 3, 1e-5, world, None)
+        project.RepresentationContexts = [context]
+        self.body = f.createIfcGeometricRepresentationSubContext(
+            "Body", "Model", None, None, None, None, context, None, "MODEL_VIEW", None
+        )
         site = self.create("IfcSite", Name="Site", ObjectPlacement=self.placement(0, 0, 0))
         building = self.create("IfcBuilding", Name="Building A", ObjectPlacement=self.placement(0, 0, 0))
         self.aggregate(project, [site])
@@ -152,6 +168,7 @@ class _Writer:
                     PredefinedType="INTERNAL",
                     CompositionType="ELEMENT",
                     ObjectPlacement=self.placement(x, y, 0, storey.ObjectPlacement),
+                    Representation=self.box(ROOM_WIDTH, ROOM_DEPTH, STOREY_HEIGHT - 0.25),
                 )
                 spaces.append(space)
                 self.quantities(
