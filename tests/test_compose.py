@@ -48,6 +48,7 @@ def test_compose_points_kgtwin_at_neo4j_and_mosquitto(compose: dict) -> None:  #
     assert service["environment"]["KGTWIN_MQTT"].startswith("mqtt://mosquitto:")
     assert set(service["depends_on"]) == {"neo4j", "mosquitto"}
     assert "mosquitto" in compose["services"]
+    assert service["command"][:2] == ["kgtwin", "serve"] and service["healthcheck"]["test"]
 
 
 def test_compose_publishes_ports_on_loopback_only_and_holds_no_secret(compose: dict) -> None:  # type: ignore[type-arg]

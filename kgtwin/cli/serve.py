@@ -43,7 +43,8 @@ def serve(
         raise ConfigError("--mqtt needs ingestion; drop --no-ingest")
     configure()
     application = create_app(settings, ingest=ingest, detect=detect)
-    out.print(f"kgtwin API on http://{settings.api_host}:{settings.api_port}/graphql", highlight=False)
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    out.print(f"kgtwin API on {base}/graphql; dashboard at {base}/#key=<an API key>", highlight=False)
     uvicorn.run(application, host=settings.api_host, port=settings.api_port, log_config=None, ws="websockets-sansio")
 
 
