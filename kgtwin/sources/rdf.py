@@ -46,6 +46,8 @@ HAS_POINTS = frozenset({"Equipment", "Site", "Building", "Storey", "Space", "Zon
 NOT_LITERALS = frozenset(
     {"uid", "model", "fingerprint", "loadId", "source", "building", "storey", "space", "brickClass", "ifcClass"}
     | {"recClass", "globalId", "name", "description", "unit"}
+    # a box as four ordered numbers (the API's footprint): repeated literals would lose the order
+    | {"footprint"}
 )
 # Epoch-millisecond properties, written as xsd:dateTime (and bound properties' `<name>.time`).
 TIME_KEYS = frozenset(
