@@ -1,6 +1,7 @@
 """Ingestion benchmark: the raw engine's bucket-append ceiling beside end-to-end ingestion over MQTT and HTTP.
 
     python bench/ingest.py [--points 1000,10000] [--readings 200000] [--per-message 100] [--per-request 1000]
+                           [--connections 16]
 
 For each point count, on the embedded FalkorDB in a temporary data directory:
 - ceiling: the same observations, already grouped by point, appended with ingest/append directly;
@@ -8,7 +9,7 @@ For each point count, on the embedded FalkorDB in a temporary data directory:
   MQTT connector, as `kgtwin ingest mqtt` runs them) writes them; the clock stops when the graph
   holds every reading;
 - HTTP: `kgtwin serve` in its own process; a client process posts JSON arrays to POST /ingest over
-  4 connections, each answered once its readings are durable;
+  --connections connections at once (a fleet of gateways), each request answered once its readings are durable;
 - delay: from publish (the publisher writes its clock into each reading's value) to durable and
   queryable, p50 and p99;
 - memory: the engine's used_memory growth per stored observation.
@@ -61,7 +62,7 @@ asyncio.run(main())
 
 HTTP_CLIENT = """
 import asyncio, sys, time, orjson, httpx
-base, key, points, readings, per_request, offset = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:7])
+base, key, points, readings, per_request, offset, connections = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:8])
 delays = []
 async def main():
     async with httpx.AsyncClient(base_url=base, timeout=120) as client:
@@ -76,7 +77,7 @@ async def main():
                                              headers={"Authorization": f"Bearer {key}"})
                 assert response.status_code == 200 and response.json()["accepted"] == len(batch), response.text
                 delays.append(time.time() * 1000 - now)  # answered once durable: publish to queryable
-        await asyncio.gather(*(worker() for _ in range(4)))
+        await asyncio.gather(*(worker() for _ in range(connections)))
 asyncio.run(main())
 sys.stdout.write(orjson.dumps(delays).decode())
 """
@@ -154,7 +155,9 @@ async def over_mqtt(
     return readings / elapsed, np.concatenate(delays)
 
 
-async def over_http(settings: Settings, points: int, readings: int, per_request: int) -> tuple[float, np.ndarray]:
+async def over_http(
+    settings: Settings, points: int, readings: int, per_request: int, connections: int
+) -> tuple[float, np.ndarray]:
     """`kgtwin serve` and a posting client, each its own process; delays are the requests' round trips."""
     key = create_key(settings.key_file, f"bench-{points}", ["operator"])
     async with running_service(settings.data_dir, "--no-detect") as base:
@@ -172,6 +175,7 @@ async def over_http(settings: Settings, points: int, readings: int, per_request:
                 str(readings),
                 str(per_request),
                 str(readings // points + 1),  # after the MQTT run's times: nothing is a duplicate
+                str(connections),
                 stdout=asyncio.subprocess.PIPE,
             )
             output, _ = await client.communicate()
@@ -183,7 +187,9 @@ async def over_http(settings: Settings, points: int, readings: int, per_request:
     return readings / elapsed, np.asarray(orjson.loads(output))
 
 
-async def run(points: int, readings: int, per_message: int, per_request: int, tmp: Path) -> dict[str, float]:
+async def run(
+    points: int, readings: int, per_message: int, per_request: int, connections: int, tmp: Path
+) -> dict[str, float]:
     settings = Settings(graph="embedded", data_dir=tmp / f"data-{points}")
     local.start(settings, "falkordb", persistent=True)
     store = await open_store(settings)
@@ -196,7 +202,7 @@ async def run(points: int, readings: int, per_message: int, per_request: int, tm
         mqtt, mqtt_delays = await over_mqtt(store, registry, tmp, points, readings, per_message)
         assert await stored(store) == readings, "every published reading is in the graph"
         memory = (await used_memory(store) - memory_before) / readings
-        http, http_delays = await over_http(settings, points, readings, per_request)
+        http, http_delays = await over_http(settings, points, readings, per_request, connections)
         return {
             "ceiling": top,
             "mqtt": mqtt,
@@ -218,6 +224,7 @@ async def main() -> None:
     parser.add_argument("--readings", type=int, default=200_000)
     parser.add_argument("--per-message", type=int, default=100)
     parser.add_argument("--per-request", type=int, default=1000)
+    parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
     print(
         "| points | ceiling obs/s | MQTT obs/s | of ceiling | MQTT p50 / p99 ms | HTTP obs/s | of ceiling | "
@@ -227,7 +234,7 @@ async def main() -> None:
     best = 0.0
     with tempfile.TemporaryDirectory(prefix="kgtwin-bench-") as tmp:
         for points in (int(p) for p in args.points.split(",")):
-            r = await run(points, args.readings, args.per_message, args.per_request, Path(tmp))
+            r = await run(points, args.readings, args.per_message, args.per_request, args.connections, Path(tmp))
             best = max(best, r["mqtt"], r["http"])
             print(
                 f"| {points:,} | {r['ceiling']:,.0f} | {r['mqtt']:,.0f} | {100 * r['mqtt'] / r['ceiling']:.0f}% | "
