@@ -51,20 +51,21 @@ async def raw_series(store: GraphStore, point: str, start_ms: int, end_ms: int) 
     return series_from_buckets(rows, start_ms, end_ms)
 
 
+def bucket_quality(bucket: dict[str, Any]) -> list[str]:
+    """A quality per observation: a raw bucket whose readings were all good keeps no list (see
+    ingest/append); a rolled-up one has none to give."""
+    count = len(bucket["ts"] or ())
+    quality = bucket.get("quality") or []
+    if len(quality) == count:
+        return list(quality)
+    return ["good" if bucket.get("kind", "raw") == "raw" else "rollup"] * count
+
+
 def series_from_buckets(buckets: list[dict[str, Any]], start_ms: int, end_ms: int) -> Series:
     """The observations of some buckets within [start_ms, end_ms), sorted by time."""
     ts = np.asarray([t for b in buckets for t in b["ts"] or ()], dtype=np.int64)
     values = np.asarray([v for b in buckets for v in b["values"] or ()], dtype=float)
-    quality = np.asarray(
-        [
-            q
-            for b in buckets
-            for q in (
-                b["quality"] if len(b.get("quality") or []) == len(b["ts"] or ()) else ["rollup"] * len(b["ts"] or ())
-            )
-        ],
-        dtype=object,
-    )
+    quality = np.asarray([q for b in buckets for q in bucket_quality(b)], dtype=object)
     keep = (ts >= start_ms) & (ts < end_ms)
     order = np.argsort(ts[keep], kind="stable")
     return Series(ts[keep][order], values[keep][order], quality[keep][order])

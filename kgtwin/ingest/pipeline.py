@@ -160,6 +160,12 @@ class Pipeline:
             batch = [first]
             size = len(first[0])
             deadline = loop.time() + self.settings.max_delay_s
+            # What is queued already joins at once: waiting for each message gives the loop to the
+            # connectors, whose parsing then fills the delay and a backlog leaves in small batches.
+            while size < self.settings.batch_observations and not self._queue.empty():
+                item = self._queue.get_nowait()
+                batch.append(item)
+                size += len(item[0])
             while size < self.settings.batch_observations:
                 timeout = deadline - loop.time()
                 if timeout <= 0:
