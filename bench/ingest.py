@@ -49,7 +49,7 @@ MQTT_PUBLISHER = """
 import asyncio, sys, time, orjson, aiomqtt
 port, points, readings, per_message, offset = map(int, sys.argv[1:6])
 async def main():
-    async with aiomqtt.Client("127.0.0.1", port, identifier="bench-pub", max_inflight_messages=1000) as client:
+    async with aiomqtt.Client("127.0.0.1", port, identifier="bench-pub", max_inflight_messages=2000) as client:
         sent, base = 0, int(time.time() * 1000) - readings // points - 60_000
         while sent < readings:
             now = time.time() * 1000
@@ -89,7 +89,7 @@ def start_broker(home: Path) -> tuple[subprocess.Popen[bytes], int]:
     conf = home / "mosquitto.conf"
     conf.write_text(
         f"user {pwd.getpwuid(os.geteuid()).pw_name}\nlistener {port} 127.0.0.1\nallow_anonymous true\n"
-        f"persistence true\npersistence_location {home}/\nmax_inflight_messages 1000\n"
+        f"persistence true\npersistence_location {home}/\nmax_inflight_messages 2000\n"
         "max_queued_messages 0\nlog_dest none\n"
     )
     broker = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)])

@@ -29,7 +29,7 @@ Parser = Callable[[bytes], list[Reading | str]]
 class IngestSettings:
     bucket_ms: int = 15 * 60 * 1000  # bounded buckets: appends stay cheap, KPIs read whole buckets
     # Under load the queue holds many readings per point; large batches group them into few rows.
-    batch_observations: int = 100_000
+    batch_observations: int = 200_000
     max_delay_s: float = 0.05
     queue_observations: int = 400_000
     max_payload_bytes: int = 1_000_000
