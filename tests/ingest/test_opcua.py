@@ -18,6 +18,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from kgtwin.ingest.deadletter import DeadLetterStore
+from kgtwin.ingest.history import bucket_quality
 from kgtwin.ingest.observations import Registry
 from kgtwin.ingest.opcua import (
     APPLICATION_URI,
@@ -40,7 +41,7 @@ RPM, ROOM = "ns=2;s=Fan.RPM", "ns=2;s=Room.Temperature"
 COUNT = "MATCH (p:Point {pointId: $p})-[:HAS_OBSERVATIONS]->(b) RETURN sum(b.count) AS c"
 SERIES = (
     "MATCH (p:Point {pointId: $p})-[:HAS_OBSERVATIONS]->(b) "
-    "RETURN b.start AS start, b.ts AS ts, b.values AS v, b.quality AS q ORDER BY start"
+    "RETURN b.start AS start, b.kind AS kind, b.ts AS ts, b.values AS v, b.quality AS quality ORDER BY start"
 )
 
 
@@ -126,11 +127,16 @@ async def test_data_changes_land_with_source_timestamps_and_status_codes_as_qual
     ts, values = flat(rows, "ts"), flat(rows, "v")
     assert values == [1000.0 + i for i in range(10)] + [1200.0, 1100.0]
     assert ts[:11] == [base + i * 1000 for i in range(11)] and before <= ts[11] <= int(time.time() * 1000)
-    assert flat(rows, "q") == ["good"] * 10 + ["uncertain:UncertainLastUsableValue", "good"]
+    qualities = [q for row in rows for q in bucket_quality(row)]
+    assert qualities == ["good"] * 10 + ["uncertain:UncertainLastUsableValue", "good"]
+    # Stored: the bucket that took the uncertain reading lists every reading's quality; an all-good one none.
+    uncertain = next(row for row in rows if base + 10_000 in row["ts"])
+    assert len(uncertain["quality"]) == len(uncertain["ts"])
+    assert uncertain["quality"][uncertain["ts"].index(base + 10_000)] == "uncertain:UncertainLastUsableValue"
     assert (await store.run(quality, {"p": "fan-rpm"}))[0]["c"] == "good"
-    assert flat(await store.run(SERIES, {"p": "room-temp"}), "v") == pytest.approx(
-        [(68.0 + i - 32) / 1.8 for i in range(5)]
-    )
+    room_rows = await store.run(SERIES, {"p": "room-temp"})
+    assert flat(room_rows, "v") == pytest.approx([(68.0 + i - 32) / 1.8 for i in range(5)])
+    assert all(row["quality"] == [] for row in room_rows)
     bound = (await store.run("MATCH (s:Space {uid: $u}) RETURN properties(s) AS p", {"u": room}))[0]["p"]
     assert bound["airTemperature"] == pytest.approx(72.0) and bound["airTemperature.time"] == base + 4000
     assert ingest.deadletters.count() == 0

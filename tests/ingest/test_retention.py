@@ -66,3 +66,31 @@ async def test_readings_older_than_the_raw_retention_are_dead_lettered(store: Gr
         )
     assert outcome.rejected == ["timestamp older than the raw retention"]
     assert [d.reason for d in deadletters.list()] == ["timestamp older than the raw retention"]
+
+
+async def test_history_gives_each_reading_its_quality_whether_its_bucket_lists_them_or_not(
+    store: GraphStore, tmp_path: Path
+) -> None:
+    """A bucket of good readings keeps no quality list; the first other quality writes the list out in full."""
+    await load_registry(store, [PointSpec(id="boiler", brick_class="Temperature_Sensor", unit="degC")])
+    registry = await Registry.load(store)
+    start = (int(time.time() * 1000) - 2 * HOUR) // HOUR * HOUR
+    minute = 60_000
+    batches = [
+        [{"sensor_id": "boiler", "value": 60.0 + i, "timestamp": start + i * minute} for i in range(3)],
+        [
+            {"sensor_id": "boiler", "value": 70.0, "timestamp": start + 20 * minute},
+            {"sensor_id": "boiler", "value": 71.0, "timestamp": start + 21 * minute, "quality": "bad:BadSensorFailure"},
+        ],
+        [{"sensor_id": "boiler", "value": 72.0, "timestamp": start + 22 * minute}],
+        [{"sensor_id": "boiler", "value": 61.5, "timestamp": start + 90_000}],  # late, into the all-good bucket
+    ]
+    async with Pipeline(store, registry, DeadLetterStore(tmp_path / "dl.sqlite")) as pipeline:
+        for batch in batches:
+            outcome = await pipeline.submit("test", "t", orjson.dumps(batch), readings_from_json)
+            await outcome.durable
+    stored = await store.run("MATCH (b:ObservationBucket) RETURN b.quality AS q, b.count AS n ORDER BY b.start")
+    assert stored == [{"q": [], "n": 4}, {"q": ["good", "bad:BadSensorFailure", "good"], "n": 3}]
+    series = await raw_series(store, "boiler", start, start + HOUR)
+    assert series.values.tolist() == [60.0, 61.0, 61.5, 62.0, 70.0, 71.0, 72.0]
+    assert series.quality.tolist() == ["good"] * 5 + ["bad:BadSensorFailure", "good"]
