@@ -160,20 +160,19 @@ class Pipeline:
             batch = [first]
             size = len(first[0])
             deadline = loop.time() + self.settings.max_delay_s
-            # What is queued already joins at once: waiting for each message gives the loop to the
-            # connectors, whose parsing then fills the delay and a backlog leaves in small batches.
-            while size < self.settings.batch_observations and not self._queue.empty():
-                item = self._queue.get_nowait()
-                batch.append(item)
-                size += len(item[0])
             while size < self.settings.batch_observations:
-                timeout = deadline - loop.time()
-                if timeout <= 0:
-                    break
-                try:
-                    item = await asyncio.wait_for(self._queue.get(), timeout)
-                except TimeoutError:
-                    break
+                # What is queued already joins at once: waiting for each message gives the loop to the
+                # connectors, whose parsing then fills the delay and a backlog leaves in small batches.
+                if not self._queue.empty():
+                    item = self._queue.get_nowait()
+                else:
+                    timeout = deadline - loop.time()
+                    if timeout <= 0:
+                        break
+                    try:
+                        item = await asyncio.wait_for(self._queue.get(), timeout)
+                    except TimeoutError:
+                        break
                 batch.append(item)
                 size += len(item[0])
             observations = [o for obs, _ in batch for o in obs]

@@ -12,8 +12,7 @@ ON CREATE SET b.point = row.point, b.start = row.start, b.end = row.end, b.kind 
 MERGE (p)-[:HAS_OBSERVATIONS]->(b)
 // Each list is read once into a variable: indexing `row.ts[i]` per element copies the list each time.
 // In-order rows (the usual case) append whole; only a row reaching into the bucket's past is filtered.
-WITH p, b, row, row.ts AS rowTs, row.values AS rowValues, row.quality AS rowQuality
-WITH p, b, row, rowTs, rowValues, rowQuality, rowTs[0] > b.lastTs AS after
+WITH p, b, row, row.ts AS rowTs, row.values AS rowValues, row.quality AS rowQuality, row.ts[0] > b.lastTs AS after
 WITH p, b, row, rowTs, rowValues, rowQuality, after,
      CASE WHEN after THEN [] ELSE [i IN range(0, size(rowTs) - 1) WHERE NOT rowTs[i] IN b.ts] END AS fresh
 WITH p, b, row,
